@@ -1,0 +1,7 @@
+export * from './params';
+export * from './tracker';
+export * from './logger';
+export * from './trainer';
+export { ConsoleTracker, ConsoleTrackingBackend } from './trackers/console';
+export { JsonlTracker, JsonlTrackingBackend, readJsonl, type JsonlRecord } from './trackers/jsonl';
+export { NullTracker } from './trackers/null';
