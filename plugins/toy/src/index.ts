@@ -1,1 +1,1 @@
-export {};
+export { plugin, toyLoss, TOY_OPTIMUM } from './quadratic';
