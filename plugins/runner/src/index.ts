@@ -1,1 +1,1 @@
-export {};
+export { runTrial, type RunTrialOptions } from './run-trial';
