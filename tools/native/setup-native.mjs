@@ -1,0 +1,241 @@
+#!/usr/bin/env node
+// Gives @tensorflow/tfjs-node (or -gpu with --gpu) a working native libtensorflow on this machine.
+//
+// 1. If the addon already loads and runs natively: done (the common, fast case).
+// 2. If the host that tfjs-node's own install script downloads from answers: run that script
+//    unchanged (the normal path, for machines that can download).
+// 3. Otherwise take libtensorflow from the TensorFlow wheel on PyPI (pinned below), check that it
+//    exports every C and eager C API function the binding calls, stage it where the install script
+//    expects its download, and let that script build the addon from source with node-gyp.
+// Wheels and their extracted libraries are cached outside the repo, so a second clone sets up in seconds.
+//
+// Plain ESM JavaScript on purpose: it runs right after `npm ci --ignore-scripts`, before anything is built.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const TF_WHEEL_VERSION = '2.18.1'; // first TensorFlow line whose wheel ships libtensorflow_cc.so.2 with the C API we need, checked with nm
+const WHEEL_PYTHON = '3.11';
+const WHEEL_PLATFORM = 'manylinux2014_x86_64';
+
+const args = new Set(process.argv.slice(2));
+const gpu = args.has('--gpu');
+const force = args.has('--force');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const requireFromRoot = createRequire(path.join(root, 'package.json'));
+const pkgName = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+const cacheRoot = process.env.ICCL_NATIVE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'iccl-native');
+
+const say = (m) => process.stderr.write(`[native] ${m}\n`);
+function fail(m) {
+  process.stderr.write(`[native] ERROR: ${m}\n`);
+  process.exit(1);
+}
+
+function packageDir() {
+  try {
+    return path.dirname(requireFromRoot.resolve(`${pkgName}/package.json`));
+  } catch {
+    return null;
+  }
+}
+
+/** Loads the addon in a fresh process and reports what it runs on. */
+function verify() {
+  const code = `process.env.TF_CPP_MIN_LOG_LEVEL='2';const tf=require(${JSON.stringify(pkgName)});const b=tf.backend();` +
+    `console.log(JSON.stringify({backend:tf.getBackend(),tensorflow:b.binding.TF_Version,gpu:!!b.isUsingGpuDevice}))`;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) return { ok: false, why: (r.stderr || '').trim().split('\n').slice(-3).join(' | ') };
+  try {
+    const info = JSON.parse(r.stdout.trim().split('\n').pop());
+    return { ok: info.backend === 'tensorflow', info, why: `backend is ${info.backend}` };
+  } catch {
+    return { ok: false, why: `unexpected output: ${r.stdout}` };
+  }
+}
+
+function headOk(url, timeoutMs = 8000) {
+  return new Promise((resolve) => {
+    const req = https.request(url, { method: 'HEAD', timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+function buildEnv() {
+  const env = { ...process.env, PATH: `${path.join(root, 'node_modules/.bin')}${path.delimiter}${process.env.PATH}` };
+  // node-gyp would download Node's headers; use the ones installed with Node when they are there.
+  const nodedir = path.resolve(path.dirname(process.execPath), '..');
+  if (fs.existsSync(path.join(nodedir, 'include/node/node_api.h'))) env.npm_config_nodedir = nodedir;
+  return env;
+}
+
+function runInstallScript(dir, extra = []) {
+  const r = spawnSync(process.execPath, ['scripts/install.js', gpu ? 'gpu' : 'cpu', ...extra], { cwd: dir, env: buildEnv(), encoding: 'utf8' });
+  const log = `${r.stdout}\n${r.stderr}`;
+  fs.writeFileSync(path.join(cacheRoot, `build-${gpu ? 'gpu' : 'cpu'}.log`), log);
+  return r.status === 0 && !/failed with error/.test(log);
+}
+
+function python() {
+  for (const p of ['python3', 'python']) if (spawnSync(p, ['--version']).status === 0) return p;
+  fail('python3 is needed to fetch the TensorFlow wheel (pip download); install python3 and pip');
+}
+
+/** Downloads (once) and unpacks (once) the libraries and C headers of the pinned wheel. */
+function libtensorflowFromWheel() {
+  const variant = gpu ? 'gpu' : 'cpu';
+  const dest = path.join(cacheRoot, `libtensorflow-${variant}-${TF_WHEEL_VERSION}`);
+  if (fs.existsSync(path.join(dest, '.complete'))) return dest;
+  const py = python();
+  const wheels = path.join(cacheRoot, 'wheels');
+  fs.mkdirSync(wheels, { recursive: true });
+  let wheel;
+  let nvidiaDir = null;
+  if (!gpu) {
+    say(`fetching tensorflow-cpu==${TF_WHEEL_VERSION} wheel (about 250 MB, once)`);
+    const r = spawnSync(py, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', WHEEL_PYTHON,
+      '--platform', WHEEL_PLATFORM, '--dest', wheels, `tensorflow-cpu==${TF_WHEEL_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) fail(`pip could not download tensorflow-cpu==${TF_WHEEL_VERSION}; check the package index is reachable`);
+    wheel = fs.readdirSync(wheels).find((f) => f.startsWith(`tensorflow_cpu-${TF_WHEEL_VERSION}-`) && f.endsWith('.whl'));
+  } else {
+    // CUDA build: the `tensorflow` wheel plus the NVIDIA runtime wheels it names in its and-cuda extra,
+    // installed into a private venv whose nvidia/ tree is linked next to the staged libraries.
+    const venv = path.join(cacheRoot, `gpu-venv-${TF_WHEEL_VERSION}`);
+    if (!fs.existsSync(path.join(venv, 'bin/python'))) execFileSync(py, ['-m', 'venv', venv], { stdio: 'inherit' });
+    say(`installing tensorflow[and-cuda]==${TF_WHEEL_VERSION} into ${venv} (several GB, once)`);
+    execFileSync(path.join(venv, 'bin/python'), ['-m', 'pip', 'install', '-q', `tensorflow[and-cuda]==${TF_WHEEL_VERSION}`], { stdio: 'inherit' });
+    const site = execFileSync(path.join(venv, 'bin/python'), ['-c', 'import sysconfig;print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' }).trim();
+    nvidiaDir = path.join(site, 'nvidia');
+    const r = spawnSync(py, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', WHEEL_PYTHON,
+      '--platform', WHEEL_PLATFORM, '--dest', wheels, `tensorflow==${TF_WHEEL_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) fail(`pip could not download tensorflow==${TF_WHEEL_VERSION}`);
+    wheel = fs.readdirSync(wheels).find((f) => f.startsWith(`tensorflow-${TF_WHEEL_VERSION}-`) && f.endsWith('.whl'));
+  }
+  if (!wheel) fail(`the downloaded wheel is not in ${wheels}`);
+  say(`unpacking libtensorflow and C headers from ${wheel}`);
+  const tmp = `${dest}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const extract = [
+    'import sys, zipfile, os, shutil',
+    'whl, out = sys.argv[1], sys.argv[2]',
+    'z = zipfile.ZipFile(whl)',
+    'for n in z.namelist():',
+    '    if n in ("tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2"):',
+    '        t = os.path.join(out, "lib", os.path.basename(n))',
+    '    elif n.startswith("tensorflow/include/") and not n.endswith("/"):',
+    '        t = os.path.join(out, "include", n[len("tensorflow/include/"):])',
+    '    else:',
+    '        continue',
+    '    os.makedirs(os.path.dirname(t), exist_ok=True)',
+    '    with z.open(n) as src, open(t, "wb") as dst: shutil.copyfileobj(src, dst, 1 << 20)',
+  ].join('\n');
+  execFileSync(py, ['-c', extract, path.join(wheels, wheel), tmp], { stdio: 'inherit' });
+  if (nvidiaDir) fs.symlinkSync(nvidiaDir, path.join(tmp, 'nvidia'));
+  fs.writeFileSync(path.join(tmp, '.complete'), JSON.stringify({ wheel, at: new Date().toISOString() }) + '\n');
+  fs.rmSync(dest, { recursive: true, force: true });
+  fs.renameSync(tmp, dest);
+  return dest;
+}
+
+/** Every C API function the binding calls must be exported by the library, or the addon cannot link. */
+function checkSymbols(libDir, includeDir, pkgDir) {
+  const bindingSrc = fs.readdirSync(path.join(pkgDir, 'binding')).map((f) => fs.readFileSync(path.join(pkgDir, 'binding', f), 'utf8')).join('\n');
+  const called = new Set([...bindingSrc.matchAll(/\b(TFE?_[A-Za-z0-9_]+)\s*\(/g)].map((m) => m[1]));
+  const declared = new Set();
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.h')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/TF_CAPI_EXPORT[^;{]*?\b(TFE?_[A-Za-z0-9_]+)\s*\(/g)) declared.add(m[1]);
+    }
+  };
+  walk(path.join(includeDir, 'tensorflow/c'));
+  const needed = [...called].filter((s) => declared.has(s));
+  const nm = spawnSync('nm', ['-D', '--defined-only', path.join(libDir, 'libtensorflow_cc.so.2'), path.join(libDir, 'libtensorflow_framework.so.2')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (nm.status !== 0) fail('nm (binutils) is needed to check the library exports');
+  const exported = new Set(nm.stdout.split('\n').map((l) => l.trim().split(/\s+/)[2]).filter(Boolean).map((s) => s.replace(/@.*$/, '')));
+  const missing = needed.filter((s) => !exported.has(s));
+  if (needed.length < 30) fail(`found only ${needed.length} C API calls in the binding sources: the check itself is broken`);
+  if (missing.length) fail(`libtensorflow from the ${TF_WHEEL_VERSION} wheel lacks ${missing.length} symbols the binding calls: ${missing.join(', ')}`);
+  say(`libtensorflow exports all ${needed.length} C/eager C API functions the binding calls`);
+}
+
+/** Hard links when the cache is on the same file system (free), copies otherwise. */
+function linkOrCopy(src, dst) {
+  fs.rmSync(dst, { force: true });
+  try {
+    fs.linkSync(src, dst);
+  } catch {
+    fs.copyFileSync(src, dst);
+  }
+}
+
+function stage(srcDir, pkgDir) {
+  const constants = createRequire(path.join(pkgDir, 'package.json'))('./scripts/deps-constants.js');
+  const deps = constants.depsPath;
+  fs.rmSync(deps, { recursive: true, force: true });
+  fs.mkdirSync(constants.depsLibPath, { recursive: true });
+  const lib = constants.depsLibPath;
+  linkOrCopy(path.join(srcDir, 'lib/libtensorflow_cc.so.2'), path.join(lib, 'libtensorflow_cc.so.2'));
+  linkOrCopy(path.join(srcDir, 'lib/libtensorflow_framework.so.2'), path.join(lib, 'libtensorflow_framework.so.2'));
+  // The binding links -ltensorflow -ltensorflow_framework; the install script looks for the versioned name.
+  fs.symlinkSync('libtensorflow_cc.so.2', constants.depsLibTensorFlowPath);
+  fs.symlinkSync('libtensorflow_cc.so.2', path.join(lib, 'libtensorflow.so'));
+  fs.symlinkSync('libtensorflow_framework.so.2', path.join(lib, 'libtensorflow_framework.so'));
+  fs.symlinkSync(path.join(srcDir, 'include'), path.join(deps, 'include'));
+  if (fs.existsSync(path.join(srcDir, 'nvidia'))) fs.symlinkSync(fs.realpathSync(path.join(srcDir, 'nvidia')), path.join(deps, 'nvidia'));
+}
+
+async function main() {
+  fs.mkdirSync(cacheRoot, { recursive: true });
+  let dir = packageDir();
+  if (!dir && gpu) {
+    say(`${pkgName} is not installed: adding it (without its download script)`);
+    execFileSync('npm', ['install', '--no-save', '--ignore-scripts', `${pkgName}@4.22.0`], { cwd: root, stdio: 'inherit' });
+    dir = packageDir();
+  }
+  if (!dir) fail(`${pkgName} is not installed; run npm ci first`);
+
+  if (!force) {
+    const v = verify();
+    if (v.ok) {
+      say(`ready: ${pkgName} on native TensorFlow ${v.info.tensorflow} (${v.info.gpu ? 'GPU' : 'CPU'})`);
+      return;
+    }
+  }
+
+  const constants = createRequire(path.join(dir, 'package.json'))('./scripts/deps-constants.js');
+  const officialUrl = `https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-${gpu ? 'gpu' : 'cpu'}-linux-x86_64-${constants.LIBTENSORFLOW_VERSION}.tar.gz`;
+  const baseOverride = process.env.TFJS_NODE_BASE_URI || process.env.npm_config_TFJS_NODE_BASE_URI;
+  const probe = baseOverride ? `${baseOverride}${gpu ? 'gpu' : 'cpu'}-linux-x86_64-${constants.LIBTENSORFLOW_VERSION}.tar.gz` : officialUrl;
+  if (!process.env.ICCL_NATIVE_FROM_WHEEL && probe.startsWith('https') && (await headOk(probe))) {
+    say('libtensorflow download host reachable: running tfjs-node\'s own install (normal path)');
+    if (runInstallScript(dir, ['download']) && verify().ok) {
+      say('ready (downloaded libtensorflow)');
+      return;
+    }
+    say('the normal install did not produce a working addon; trying the PyPI wheel instead');
+  } else {
+    say('libtensorflow download host not reachable: using the TensorFlow wheel from the Python package index');
+  }
+
+  const src = libtensorflowFromWheel();
+  checkSymbols(path.join(src, 'lib'), path.join(src, 'include'), dir);
+  stage(src, dir);
+  say('building the tfjs-node addon from source against it (node-gyp)');
+  if (!runInstallScript(dir)) fail(`building the addon failed; log: ${path.join(cacheRoot, `build-${gpu ? 'gpu' : 'cpu'}.log`)}`);
+  const v = verify();
+  if (!v.ok) fail(`the addon was built but does not load: ${v.why}`);
+  say(`ready: ${pkgName} on native TensorFlow ${v.info.tensorflow} (${v.info.gpu ? 'GPU' : 'CPU'}), library from the ${TF_WHEEL_VERSION} wheel`);
+}
+
+main().catch((e) => fail(e.stack || String(e)));
