@@ -1,3 +1,17 @@
 export * from './study/distributions';
 export * from './study/trial-types';
 export * from './storages/base';
+export { TrialPruned } from '@iccl/trainer-api';
+export { Rng } from './study/rng';
+export { Trial, FIXED_PARAMS_ATTR, type SuggestOptions } from './study/trial';
+export { Study, type TellResult, type OptimizeOptions, type Objective, type GetTrialsOptions } from './study/study';
+export { createStudy, loadStudy, parseDirection, type CreateStudyOptions, type LoadStudyOptions, type DirectionLike } from './study/create';
+export { dominates, nonDominatedRanks, paretoFront, hypervolume, toMinimization } from './study/pareto';
+export { IntersectionSearchSpace } from './study/search-space';
+export { InMemoryStorage } from './storages/memory';
+export type { Sampler } from './samplers/base';
+export { RandomSampler } from './samplers/random';
+export type { Pruner } from './pruners/base';
+export { NopPruner } from './pruners/nop';
+export { PercentilePruner, type PercentilePrunerOptions } from './pruners/percentile';
+export { MedianPruner } from './pruners/median';
