@@ -7,4 +7,5 @@ module.exports = {
   testMatch: ['**/?(*.)test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   rootDir: process.cwd(),
+  reporters: ['default', path.join(__dirname, 'tools/jest-summary-reporter.js')],
 };
