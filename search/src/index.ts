@@ -15,3 +15,6 @@ export type { Pruner } from './pruners/base';
 export { NopPruner } from './pruners/nop';
 export { PercentilePruner, type PercentilePrunerOptions } from './pruners/percentile';
 export { MedianPruner } from './pruners/median';
+export { TPESampler, TPE_RELATIVE_PARAMS_ATTR, type TPESamplerOptions } from './samplers/tpe/sampler';
+export { defaultGamma, defaultGammaMultiObjective, hyperoptGamma, defaultWeights } from './samplers/tpe/split';
+export { defaultSampler } from './samplers/default';

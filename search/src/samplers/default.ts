@@ -1,8 +1,7 @@
 import type { Sampler } from './base';
-import { RandomSampler } from './random';
+import { TPESampler } from './tpe/sampler';
 
-/** The sampler a study gets when none is given. */
-export function defaultSampler(nObjectives: number): Sampler {
-  void nObjectives;
-  return new RandomSampler();
+/** The sampler a study gets when none is given: TPE (MOTPE for several objectives), as Optuna 5. */
+export function defaultSampler(_nObjectives: number): Sampler {
+  return new TPESampler();
 }
