@@ -18,3 +18,5 @@ export { MedianPruner } from './pruners/median';
 export { TPESampler, TPE_RELATIVE_PARAMS_ATTR, type TPESamplerOptions } from './samplers/tpe/sampler';
 export { defaultGamma, defaultGammaMultiObjective, hyperoptGamma, defaultWeights } from './samplers/tpe/split';
 export { defaultSampler } from './samplers/default';
+export { SuccessiveHalvingPruner, type SuccessiveHalvingOptions } from './pruners/successive-halving';
+export { HyperbandPruner, type HyperbandOptions } from './pruners/hyperband';
