@@ -1,0 +1,14 @@
+export { tfx } from './tf';
+export { VariableStore, type NamedVariable, type VarRole } from './store';
+export { BatchNorm, Conv2d, GroupedConv2d, Linear, InitSeeds, commitUpdates, discardUpdates, inferencePass, trainingPass, type Pass } from './layers';
+export type { Backbone } from './backbone';
+export { CifarResNet } from './resnet-cifar';
+export { ImageNetResNet, type ImageNetResNetOptions } from './resnet';
+export { SmallCnn } from './small-cnn';
+export { ProjectionHead, l2Normalize } from './heads';
+export { MODEL_NAMES, Network, buildNetwork, type ModelName, type NetworkSpec } from './network';
+export { SgdMomentum } from './sgd';
+export { lrAt, parseLrSteps, type LrSchedule } from './schedule';
+export { softCrossEntropy, mixedTargets, crossEntropy } from './losses';
+export { sgdStep, crossEntropyTrainStep, buildResNet32, buildResNet50, buildResNeXt50 } from './train-step';
+export { saveTensors, loadTensors, hasSavedTensors, type LoadedTensors } from './weights-io';
