@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+/**
+ * The search driver's command line (run with `npx tsx search/src/driver/cli.ts`):
+ *   run --space <file|name> [--study NAME] [--storage journal:PATH|postgresql://...] [--trials N] ...
+ *   report --study NAME --storage ...
+ *   list --storage ...
+ */
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { writeReport } from '../report';
+import { CompiledSpace } from '../spaces/compile';
+import { loadSearchSpace, SearchSpaceError } from '../spaces/load';
+import { loadStudy } from '../study/create';
+import { StudyDirection, TrialState } from '../study/trial-types';
+import { RandomSampler } from '../samplers/random';
+import { NopPruner } from '../pruners/nop';
+import { makePruner, makeSampler, makeTracking, openStorage } from './factories';
+import { StudyProgress } from './progress';
+import { runStudy } from './run-study';
+
+const REPO = path.resolve(__dirname, '../../..');
+const DEFAULT_STORAGE = 'journal:runs/studies.journal';
+
+function parseSet(v: string, acc: Record<string, unknown>): Record<string, unknown> {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new Error(`--set: got "${v}", expected key=value`);
+  const raw = v.slice(i + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    /* a plain string */
+  }
+  return { ...acc, [v.slice(0, i)]: value };
+}
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: got "${v}", expected a positive integer`);
+    return n;
+  };
+}
+
+/** `--sampler tpe` or `--sampler tpe:seed=3`; `--pruner median:nWarmupSteps=2`. */
+function nameAndOptions(spec: string): { name: string; options: Record<string, unknown> } {
+  const [name, ...rest] = spec.split(':');
+  const options: Record<string, unknown> = {};
+  for (const kv of rest.join(':').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    options[k] = v === undefined ? true : Number.isNaN(Number(v)) ? v : Number(v);
+  }
+  return { name, options };
+}
+
+interface RunOpts {
+  space: string;
+  configuration?: string;
+  study?: string;
+  storage: string;
+  trials?: number;
+  workers?: number;
+  timeout?: number;
+  trialTimeout?: number;
+  dataDir?: string;
+  device: string;
+  sampler?: string;
+  pruner?: string;
+  tracking: string;
+  set: Record<string, unknown>;
+  report: boolean;
+  heartbeat?: number;
+  retries?: number;
+}
+
+async function cmdRun(o: RunOpts): Promise<number> {
+  const space = loadSearchSpace(o.space, o.configuration, path.join(REPO, 'search-spaces'));
+  const dataDir = o.dataDir ? path.resolve(o.dataDir) : space.data?.dir ? path.resolve(REPO, space.data.dir) : undefined;
+  const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: REPO, dataDir });
+  compiled.checkData(dataDir);
+  const s = o.sampler ? nameAndOptions(o.sampler) : { name: space.sampler.name, options: space.sampler.options };
+  const p = o.pruner ? nameAndOptions(o.pruner) : { name: space.pruner.name, options: space.pruner.options };
+  const seed = (s.options.seed as number | undefined) ?? space.sampler.seed;
+  const sampler = makeSampler(s.name, seed, s.options);
+  const pruner = makePruner(p.name, p.options);
+  const storage = openStorage(o.storage);
+  const tracking = await makeTracking(o.tracking);
+  const studyName = o.study ?? `${space.name}${o.configuration ? `-${o.configuration}` : ''}`;
+  const nTrials = o.trials ?? space.budget.trials;
+  const stop = new AbortController();
+  const onSig = () => stop.abort();
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  const progress = new StudyProgress(nTrials, compiled.directions.length === 1 ? compiled.directions[0] : null);
+  try {
+    const { study, interrupted } = await runStudy({
+      studyName,
+      space: compiled,
+      storage,
+      sampler,
+      pruner,
+      nTrials,
+      workers: o.workers ?? space.budget.workers,
+      trialTimeout: o.trialTimeout ?? space.budget.trialTimeout,
+      studyTimeout: o.timeout ?? space.budget.studyTimeout,
+      retries: o.retries ?? space.budget.retries,
+      runsDir: path.join('runs', studyName),
+      device: o.device,
+      tracking,
+      heartbeatSeconds: o.heartbeat,
+      stopSignal: stop.signal,
+      onEvent: (e) => progress.onEvent(e),
+    });
+    progress.stop();
+    process.stderr.write(progress.line() + '\n');
+    if (o.report) {
+      const file = await writeReport(study, { outDir: path.join(REPO, 'reports', studyName), objectiveNames: compiled.objectiveMetrics });
+      process.stderr.write(`report: ${file}\n`);
+    }
+    if (interrupted) {
+      process.stderr.write(`interrupted: run the same command again to resume study "${studyName}"\n`);
+      return 130;
+    }
+    return 0;
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    await tracking?.close();
+    await storage.close();
+  }
+}
+
+async function cmdReport(o: { study: string; storage: string; out?: string }): Promise<number> {
+  const storage = openStorage(o.storage);
+  try {
+    const study = await loadStudy({ storage, studyName: o.study, sampler: new RandomSampler(0), pruner: new NopPruner() });
+    const objectives = (await study.userAttrs()).objectives as string[] | undefined;
+    const file = await writeReport(study, { outDir: path.resolve(o.out ?? path.join(REPO, 'reports', o.study)), objectiveNames: objectives });
+    process.stdout.write(file + '\n');
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function cmdList(o: { storage: string }): Promise<number> {
+  const storage = openStorage(o.storage);
+  try {
+    for (const st of await storage.getAllStudies()) {
+      const trials = await storage.getAllTrials(st.studyId);
+      const count = (s: TrialState) => trials.filter((t) => t.state === s).length;
+      const dirs = st.directions.map((d) => StudyDirection[d].toLowerCase()).join(',');
+      process.stdout.write(
+        `${st.studyName}\t${dirs}\t${trials.length} trials (${count(TrialState.COMPLETE)} complete, ${count(TrialState.PRUNED)} pruned, ${count(TrialState.FAIL)} failed, ${count(TrialState.RUNNING)} running, ${count(TrialState.WAITING)} waiting)\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command().name('iccl-search').description('Hyperparameter search over trainer plugins: run a study, list studies, write reports.').exitOverride();
+  program
+    .command('run')
+    .description('Run (or resume) a study defined by a search-space file')
+    .requiredOption('--space <file>', 'search-space file, or a name in search-spaces/ (e.g. demo, inat18)')
+    .option('-c, --configuration <name>', 'a configuration of the space (e.g. smoke)')
+    .option('--study <name>', 'study name (default: the space name, plus -<configuration>)')
+    .option('--storage <spec>', 'journal:PATH or postgresql://USER@HOST:PORT/DB', DEFAULT_STORAGE)
+    .option('--trials <n>', 'trials the study should hold in the end', positiveInt('--trials'))
+    .option('--workers <n>', 'trials run in parallel, each in its own process', positiveInt('--workers'))
+    .option('--timeout <s>', 'seconds after which no trial starts', positiveInt('--timeout'))
+    .option('--trial-timeout <s>', 'seconds a trial may run', positiveInt('--trial-timeout'))
+    .option('--retries <n>', 'retries of a trial lost to a crash or a dead worker', (v) => Number(v))
+    .option('--heartbeat <s>', 'seconds between heartbeats of running trials', positiveInt('--heartbeat'))
+    .option('--data-dir <dir>', 'folder holding the data set')
+    .addOption(new Option('--device <d>', 'TensorFlow device').choices(['auto', 'cpu', 'gpu', 'js']).default('auto'))
+    .option('--sampler <spec>', 'sampler: random, tpe, grid, sobol, nsga2 (options: tpe:seed=3)')
+    .option('--pruner <spec>', 'pruner: median, percentile, nop, ... (options: median:nWarmupSteps=2)')
+    .option('--tracking <spec>', 'mlflow, jsonl:DIR, console or none', 'none')
+    .option('--set <key=value>', 'pin a parameter (repeatable)', parseSet, {})
+    .option('--no-report', 'do not write reports/<study>/index.html at the end')
+    .action(async (o: RunOpts) => {
+      code = await cmdRun(o);
+    });
+  program
+    .command('report')
+    .description('Write reports/<study>/index.html and trials.csv for a study')
+    .requiredOption('--study <name>', 'study name')
+    .option('--storage <spec>', 'journal:PATH or postgresql://...', DEFAULT_STORAGE)
+    .option('--out <dir>', 'output folder (default reports/<study>)')
+    .action(async (o: { study: string; storage: string; out?: string }) => {
+      code = await cmdReport(o);
+    });
+  program
+    .command('list')
+    .description('List the studies of a storage')
+    .option('--storage <spec>', 'journal:PATH or postgresql://...', DEFAULT_STORAGE)
+    .action(async (o: { storage: string }) => {
+      code = await cmdList(o);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code?.startsWith('commander.')) return err.exitCode ?? 1;
+    process.stderr.write(`error: ${err instanceof SearchSpaceError ? '' : ''}${err.message}\n`);
+    return 1;
+  }
+  return code;
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((c) => process.exit(c));
+}

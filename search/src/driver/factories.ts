@@ -1,0 +1,79 @@
+import * as path from 'node:path';
+import { ConsoleTrackingBackend, JsonlTrackingBackend, type TrackingBackend } from '@iccl/trainer-api';
+import type { Pruner } from '../pruners/base';
+import type { Sampler } from '../samplers/base';
+import type { Storage } from '../storages/base';
+import { JournalStorage } from '../storages/journal';
+import { InMemoryStorage } from '../storages/memory';
+import { PostgresStorage } from '../storages/postgres';
+
+/** `journal:PATH` (default `journal:runs/studies.journal`), `postgresql://...`, or `memory`. */
+export function openStorage(spec: string): Storage {
+  if (spec === 'memory') return new InMemoryStorage();
+  if (spec.startsWith('postgresql://') || spec.startsWith('postgres://')) return new PostgresStorage(spec);
+  if (spec.startsWith('journal:')) return new JournalStorage(spec.slice('journal:'.length));
+  if (spec.endsWith('.journal') || spec.endsWith('.log')) return new JournalStorage(spec);
+  throw new Error(`--storage: got "${spec}", expected journal:PATH, postgresql://USER@HOST:PORT/DB or memory`);
+}
+
+type Ctor<T> = new (...args: never[]) => T;
+
+/**
+ * Samplers and pruners by name, looked up among the search package's exports at call time, so
+ * that each one the core ships is available here without this file naming every class.
+ */
+const SAMPLERS: Record<string, string> = {
+  random: 'RandomSampler',
+  tpe: 'TPESampler',
+  grid: 'GridSampler',
+  sobol: 'QMCSampler',
+  qmc: 'QMCSampler',
+  nsga2: 'NSGAIISampler',
+  motpe: 'TPESampler',
+};
+const PRUNERS: Record<string, string> = {
+  nop: 'NopPruner',
+  none: 'NopPruner',
+  median: 'MedianPruner',
+  percentile: 'PercentilePruner',
+  sha: 'SuccessiveHalvingPruner',
+  hyperband: 'HyperbandPruner',
+};
+
+function lookup<T>(kind: string, table: Record<string, string>, name: string): Ctor<T> {
+  const cls = table[name];
+  if (!cls) throw new Error(`--${kind}: got "${name}", expected one of ${Object.keys(table).join(', ')}`);
+  const core = require('../index') as Record<string, unknown>;
+  const C = core[cls];
+  if (typeof C !== 'function') throw new Error(`--${kind}: "${name}" (${cls}) is not available in this build of @iccl/search`);
+  return C as Ctor<T>;
+}
+
+export function makeSampler(name: string, seed: number | undefined, options: Record<string, unknown>): Sampler {
+  const C = lookup<Sampler>('sampler', SAMPLERS, name);
+  if (name === 'random') return new (C as unknown as new (seed?: number) => Sampler)(seed);
+  return new (C as unknown as new (o: Record<string, unknown>) => Sampler)({ seed, ...options });
+}
+
+export function makePruner(name: string, options: Record<string, unknown>): Pruner {
+  const C = lookup<Pruner>('pruner', PRUNERS, name);
+  return new (C as unknown as new (o: Record<string, unknown>) => Pruner)(options);
+}
+
+/**
+ * `console`, `jsonl:DIR`, `none`, or `mlflow` (the @iccl/mlflow package's backend, loaded only
+ * when asked for, so the driver does not depend on it). `custom` lets a caller plug its own.
+ */
+export async function makeTracking(spec: string, custom?: TrackingBackend): Promise<TrackingBackend | null> {
+  if (custom) return custom;
+  if (spec === 'none') return null;
+  if (spec === 'console') return new ConsoleTrackingBackend();
+  if (spec.startsWith('jsonl:')) return new JsonlTrackingBackend(path.resolve(spec.slice(6)));
+  if (spec === 'mlflow' || spec.startsWith('mlflow:')) {
+    const m = require('@iccl/mlflow') as Record<string, unknown>;
+    const factory = (m.createMlflowBackend ?? m.mlflowBackend ?? m.createTrackingBackend) as ((o: { uri?: string }) => Promise<TrackingBackend> | TrackingBackend) | undefined;
+    if (typeof factory !== 'function') throw new Error('--tracking mlflow: @iccl/mlflow exports no backend factory (createMlflowBackend) yet');
+    return factory({ uri: spec.startsWith('mlflow:') ? spec.slice(7) : process.env.MLFLOW_TRACKING_URI });
+  }
+  throw new Error(`--tracking: got "${spec}", expected mlflow, jsonl:DIR, console or none`);
+}

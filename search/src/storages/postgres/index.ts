@@ -1,0 +1,2 @@
+export { PostgresStorage } from './postgres-storage';
+export { SCHEMA_SQL } from './schema';

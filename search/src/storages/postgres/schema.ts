@@ -1,0 +1,36 @@
+/**
+ * Tables of the PostgreSQL storage. Objective and intermediate values are float8 (which holds NaN
+ * and infinities, unlike jsonb); attributes and parameters are jsonb. `next_number` on the study
+ * row hands out trial numbers atomically (the UPDATE takes the row lock).
+ */
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS iccl_studies (
+  study_id     serial PRIMARY KEY,
+  study_name   text NOT NULL UNIQUE,
+  directions   int[] NOT NULL,
+  user_attrs   jsonb NOT NULL DEFAULT '{}',
+  system_attrs jsonb NOT NULL DEFAULT '{}',
+  next_number  int NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS iccl_trials (
+  trial_id          serial PRIMARY KEY,
+  study_id          int NOT NULL REFERENCES iccl_studies(study_id) ON DELETE CASCADE,
+  number            int NOT NULL,
+  state             int NOT NULL,
+  "values"          float8[],
+  datetime_start    timestamptz,
+  datetime_complete timestamptz,
+  params            jsonb NOT NULL DEFAULT '{}',
+  user_attrs        jsonb NOT NULL DEFAULT '{}',
+  system_attrs      jsonb NOT NULL DEFAULT '{}',
+  heartbeat         timestamptz,
+  UNIQUE (study_id, number)
+);
+CREATE INDEX IF NOT EXISTS iccl_trials_study_state ON iccl_trials (study_id, state);
+CREATE TABLE IF NOT EXISTS iccl_trial_values (
+  trial_id int NOT NULL REFERENCES iccl_trials(trial_id) ON DELETE CASCADE,
+  step     int NOT NULL,
+  value    float8 NOT NULL,
+  PRIMARY KEY (trial_id, step)
+);
+`;
