@@ -1,1 +1,4 @@
-export {};
+export * from './data';
+export * from './samplers';
+export * from './eval';
+export * from './models';

@@ -1,0 +1,13 @@
+export * from './types';
+export * from './errors';
+export * from './rng';
+export * from './describe';
+export * from './longtail-profile';
+export * from './normalization';
+export * from './transforms';
+export { MemoryDataset } from './memory-dataset';
+export { FileDataset } from './file-dataset';
+export { syntheticDataset, syntheticClassNames, renderSynthetic, type SyntheticOptions } from './synthetic';
+export { loadDataset } from './load-dataset';
+export { makeLoader, LoaderAbortedError, type Batch, type Loader, type LoaderOptions, type LoaderStats } from './loader';
+export { DecodePool } from './worker-pool';

@@ -1,0 +1,227 @@
+import sharp from 'sharp';
+import { readFile } from 'node:fs/promises';
+import { ImageDecodeError } from './errors';
+import type { Normalization, TransformOptions } from './types';
+import { NORMALIZATION } from './normalization';
+
+// A module-local binding: looking up the global `Math` is very slow inside jest's VM context, and these
+// functions run per pixel / per draw.
+const Math = globalThis.Math;
+
+/** Defaults of the two styles; callers override single fields. */
+export function transformOptions(style: 'cifar' | 'imagenet', over: Partial<TransformOptions> = {}): TransformOptions {
+  const base: TransformOptions =
+    style === 'cifar'
+      ? { style, size: 32, evalResize: 32, pad: 4, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: true, colorJitter: 0, normalization: NORMALIZATION.cifar10 }
+      : { style, size: 224, evalResize: 256, pad: 0, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: true, colorJitter: 0, normalization: NORMALIZATION.imagenet };
+  return { ...base, ...over, style: over.style ?? style };
+}
+
+/** A crop box on the (oriented) source image. */
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Random-resized-crop box (the Inception / torchvision recipe): up to 10 tries of an area fraction in `scale`
+ * and a log-uniform aspect ratio in `ratio`; if none fits, the largest centred box whose aspect is clamped
+ * into `ratio`.
+ */
+export function randomResizedCropBox(W: number, H: number, scale: [number, number], ratio: [number, number], rng: () => number): Box {
+  const area = W * H;
+  const logLo = Math.log(ratio[0]);
+  const logHi = Math.log(ratio[1]);
+  for (let t = 0; t < 10; t++) {
+    const target = area * (scale[0] + rng() * (scale[1] - scale[0]));
+    const aspect = Math.exp(logLo + rng() * (logHi - logLo));
+    const w = Math.round(Math.sqrt(target * aspect));
+    const h = Math.round(Math.sqrt(target / aspect));
+    if (w > 0 && h > 0 && w <= W && h <= H) {
+      const top = Math.floor(rng() * (H - h + 1));
+      const left = Math.floor(rng() * (W - w + 1));
+      return { left, top, width: w, height: h };
+    }
+  }
+  const inRatio = W / H;
+  let w: number;
+  let h: number;
+  if (inRatio < ratio[0]) {
+    w = W;
+    h = Math.round(w / ratio[0]);
+  } else if (inRatio > ratio[1]) {
+    h = H;
+    w = Math.round(h * ratio[1]);
+  } else {
+    w = W;
+    h = H;
+  }
+  w = Math.max(1, Math.min(W, w));
+  h = Math.max(1, Math.min(H, h));
+  return { left: Math.floor((W - w) / 2), top: Math.floor((H - h) / 2), width: w, height: h };
+}
+
+/** Size after resizing so the shorter side is `side` (aspect kept). */
+export function resizeShorter(W: number, H: number, side: number): [number, number] {
+  return W <= H ? [side, Math.max(side, Math.round((H * side) / W))] : [Math.max(side, Math.round((W * side) / H)), side];
+}
+
+/**
+ * CIFAR training augmentation on uint8 HWC RGB: zero-pad by `pad`, random size x size crop, horizontal flip
+ * with probability 0.5. Writes uint8 into `out` (size*size*3).
+ */
+export function padCropFlip(src: Uint8Array, H: number, W: number, size: number, pad: number, flip: boolean, rng: () => number, out: Uint8Array): void {
+  // Offsets into the padded image; (dy, dx) = (0, 0) is the top-left corner of the padding.
+  const dy = Math.floor(rng() * (H + 2 * pad - size + 1)) - pad;
+  const dx = Math.floor(rng() * (W + 2 * pad - size + 1)) - pad;
+  const mirror = flip && rng() < 0.5;
+  for (let y = 0; y < size; y++) {
+    const sy = y + dy;
+    for (let x = 0; x < size; x++) {
+      const sx = (mirror ? size - 1 - x : x) + dx;
+      const o = (y * size + x) * 3;
+      if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
+        out[o] = out[o + 1] = out[o + 2] = 0;
+      } else {
+        const s = (sy * W + sx) * 3;
+        out[o] = src[s];
+        out[o + 1] = src[s + 1];
+        out[o + 2] = src[s + 2];
+      }
+    }
+  }
+}
+
+/**
+ * Colour jitter on [0, 1] RGB in place: brightness, then contrast (around the image's mean grey), then
+ * saturation (around each pixel's grey), each factor uniform in [1 - j, 1 + j]; clamped to [0, 1].
+ * The fixed order is our choice (torchvision shuffles it).
+ */
+export function colorJitterInPlace(x: Float32Array, j: number, rng: () => number): void {
+  if (j <= 0) return;
+  const b = 1 - j + 2 * j * rng();
+  const c = 1 - j + 2 * j * rng();
+  const s = 1 - j + 2 * j * rng();
+  let mean = 0;
+  for (let i = 0; i < x.length; i += 3) {
+    x[i] *= b;
+    x[i + 1] *= b;
+    x[i + 2] *= b;
+    mean += 0.299 * x[i] + 0.587 * x[i + 1] + 0.114 * x[i + 2];
+  }
+  mean /= x.length / 3;
+  for (let i = 0; i < x.length; i += 3) {
+    let r = (x[i] - mean) * c + mean;
+    let g = (x[i + 1] - mean) * c + mean;
+    let bl = (x[i + 2] - mean) * c + mean;
+    const grey = 0.299 * r + 0.587 * g + 0.114 * bl;
+    r = (r - grey) * s + grey;
+    g = (g - grey) * s + grey;
+    bl = (bl - grey) * s + grey;
+    x[i] = r < 0 ? 0 : r > 1 ? 1 : r;
+    x[i + 1] = g < 0 ? 0 : g > 1 ? 1 : g;
+    x[i + 2] = bl < 0 ? 0 : bl > 1 ? 1 : bl;
+  }
+}
+
+/** uint8 RGB -> float32 in [0, 1]. */
+export function toUnit(src: Uint8Array | Buffer): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = src[i] / 255;
+  return out;
+}
+
+/** (x - mean) / std per channel, in place, on [0, 1] RGB. */
+export function normalizeInPlace(x: Float32Array, n: Normalization): void {
+  const [m0, m1, m2] = n.mean;
+  const [i0, i1, i2] = n.std.map((s) => 1 / s);
+  for (let i = 0; i < x.length; i += 3) {
+    x[i] = (x[i] - m0) * i0;
+    x[i + 1] = (x[i + 1] - m1) * i1;
+    x[i + 2] = (x[i + 2] - m2) * i2;
+  }
+}
+
+/** The float output of uint8 HWC pixels after jitter (train only) and normalisation. */
+export function finish(pixels: Uint8Array | Buffer, t: TransformOptions, rng: () => number, train: boolean): Float32Array {
+  const x = toUnit(pixels);
+  if (train) colorJitterInPlace(x, t.colorJitter, rng);
+  normalizeInPlace(x, t.normalization);
+  return x;
+}
+
+/** Transform of an in-memory uint8 HWC image (CIFAR binary, synthetic). */
+export function transformPixels(src: Uint8Array, H: number, W: number, t: TransformOptions, rng: () => number, train: boolean): Float32Array {
+  const size = t.size;
+  const tmp = new Uint8Array(size * size * 3);
+  if (H !== size || W !== size) throw new Error(`in-memory images are ${H}x${W} but the transform wants ${size}x${size}: expected equal sizes`);
+  if (train) padCropFlip(src, H, W, size, t.pad, t.flip, rng, tmp);
+  else tmp.set(src);
+  return finish(tmp, t, rng, train);
+}
+
+/** Makes sure a raw sharp result is 3-channel RGB (grey is replicated; extra channels dropped). */
+function toRgb(data: Buffer, channels: number): Uint8Array {
+  if (channels === 3) return data;
+  const n = data.length / channels;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const g = data[i * channels];
+    if (channels < 3) {
+      out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = g;
+    } else {
+      out[i * 3] = data[i * channels];
+      out[i * 3 + 1] = data[i * channels + 1];
+      out[i * 3 + 2] = data[i * channels + 2];
+    }
+  }
+  return out;
+}
+
+/**
+ * Decodes one image file (JPEG, PNG, ...; grey, CMYK and EXIF-rotated included) to RGB and applies the
+ * transform: 'imagenet' = random-resized-crop + flip (train) or resize shorter side to evalResize + centre
+ * crop (eval); 'cifar' = resize to size x size, then pad + random crop + flip (train). Output NHWC float32.
+ * Throws ImageDecodeError for missing, truncated or non-image files.
+ */
+export async function decodeFile(path: string, t: TransformOptions, rng: () => number, train: boolean): Promise<Float32Array> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (e) {
+    throw new ImageDecodeError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message);
+  }
+  try {
+    const meta = await sharp(buf).metadata();
+    const W = meta.autoOrient?.width ?? meta.width;
+    const H = meta.autoOrient?.height ?? meta.height;
+    if (!W || !H) throw new Error('no image dimensions');
+    const size = t.size;
+    // autoOrient applies the EXIF rotation before any extract/resize/flop, whatever the call order.
+    let img = sharp(buf, { failOn: 'warning', autoOrient: true });
+    if (t.style === 'imagenet') {
+      if (train) {
+        const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
+        img = img.extract(box).resize(size, size, { fit: 'fill' });
+        if (t.flip && rng() < 0.5) img = img.flop();
+      } else {
+        const [w, h] = resizeShorter(W, H, t.evalResize);
+        img = img.resize(w, h, { fit: 'fill' }).extract({ left: Math.floor((w - size) / 2), top: Math.floor((h - size) / 2), width: size, height: size });
+      }
+    } else if (W !== size || H !== size) {
+      img = img.resize(size, size, { fit: 'fill' });
+    }
+    const { data, info } = await img.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    let px = toRgb(data, info.channels);
+    if (t.style === 'cifar' && train) {
+      const out = new Uint8Array(size * size * 3);
+      padCropFlip(px, size, size, size, t.pad, t.flip, rng, out);
+      px = out;
+    }
+    return finish(px, t, rng, train);
+  } catch (e) {
+    throw new ImageDecodeError(path, (e as Error).message.split('\n')[0]);
+  }
+}

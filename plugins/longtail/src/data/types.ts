@@ -1,0 +1,132 @@
+import type { Logger } from '@iccl/trainer-api';
+
+/** Class-size groups of the field's convention (Kang et al.): many > `many`, few < `few`, medium between. */
+export interface ShotThresholds {
+  /** a class with MORE than this many training images is "many-shot" (default 100) */
+  many: number;
+  /** a class with FEWER than this many training images is "few-shot" (default 20) */
+  few: number;
+}
+
+/** What a data set is: classes, per-class counts, the Many/Medium/Few assignment and a content digest. */
+export interface DatasetDescription {
+  name: string;
+  numClasses: number;
+  classNames: string[];
+  trainCounts: number[];
+  testCounts: number[];
+  thresholds: ShotThresholds;
+  /** class indices of each group, by training count */
+  groups: { many: number[]; medium: number[]; few: number[] };
+  /** sha256 (hex) over the description and the exact item lists (ids + labels) of both splits */
+  digest: string;
+  /** where the data came from: a path, or e.g. "synthetic(seed=0)" */
+  source: string;
+  /** the imbalance factor applied, when the set was made long-tailed here */
+  imbalanceFactor?: number;
+}
+
+/** Per-channel normalisation applied after scaling pixels to [0, 1]. */
+export interface Normalization {
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+/**
+ * A recipe that rebuilds a data set's `load` in a worker thread: only plain data (and shared memory)
+ * so it can cross `postMessage`.
+ */
+export type WorkerRecipe =
+  | { kind: 'memory'; pixels: Uint8Array; height: number; width: number; transform: TransformOptions }
+  | { kind: 'files'; paths: string[]; transform: TransformOptions };
+
+/** How items are turned into network input (see transforms.ts). */
+export interface TransformOptions {
+  /** 'cifar': pad + random crop + flip at the native size; 'imagenet': random-resized-crop / resize+centre-crop */
+  style: 'cifar' | 'imagenet';
+  /** output side in pixels (square) */
+  size: number;
+  /** side the evaluation path resizes the shorter edge to before the centre crop ('imagenet' only) */
+  evalResize: number;
+  /** zero padding before the random crop ('cifar' only) */
+  pad: number;
+  /** random-resized-crop scale range (area fraction) and aspect range */
+  scale: [number, number];
+  ratio: [number, number];
+  /** horizontal flip with probability 0.5 during training */
+  flip: boolean;
+  /** colour jitter strength (brightness, contrast, saturation factors in [1-j, 1+j]); 0 switches it off */
+  colorJitter: number;
+  normalization: Normalization;
+}
+
+/** One split of a data set. */
+export interface ImageDataset {
+  readonly size: number;
+  readonly numClasses: number;
+  readonly labels: Int32Array;
+  /** output shape [H, W, C] of `load` */
+  readonly shape: [number, number, number];
+  /** decode + transform item i into NHWC float32 (H*W*C); `train` selects the augmenting path */
+  load(i: number, rng: () => number, train: boolean): Promise<Float32Array>;
+  /** a stable id of item i (a relative path, or "split:index") used in digests and warnings */
+  itemId(i: number): string;
+  /** present when items can be decoded in worker threads */
+  workerRecipe?(): WorkerRecipe;
+}
+
+export interface DataSplit {
+  train: ImageDataset;
+  test: ImageDataset;
+  description: DatasetDescription;
+  inputShape: [number, number, number];
+}
+
+export type DatasetKind =
+  | 'synthetic'
+  | 'cifar10-lt'
+  | 'cifar100-lt'
+  | 'image-folder'
+  | 'inat18'
+  | 'imagenet-lt'
+  | 'cifar-binary';
+
+export interface DatasetSpec {
+  kind: DatasetKind;
+  /** root folder of the data on disk (not used by 'synthetic') */
+  dataDir?: string;
+  /** n_max / n_min of the exponential profile; 1 keeps the source balanced. Applies to synthetic,
+   *  cifar10-lt, cifar100-lt and image-folder. */
+  imbalanceFactor?: number;
+  /** chooses which images the long-tailed subset keeps, and generates the synthetic set */
+  seed?: number;
+  /** output side in pixels */
+  imageSize?: number;
+  /** Many/Medium/Few thresholds (default many 100, few 20) */
+  thresholds?: ShotThresholds;
+  /** override the transform style ('cifar' for small images, 'imagenet' for 224 crops) */
+  transform?: Partial<TransformOptions>;
+  /** synthetic: number of classes (default 10, at most 20) */
+  numClasses?: number;
+  /** synthetic and long-tail construction: images of the largest class (default: synthetic 500, else the
+   *  smallest class of the balanced source) */
+  maxPerClass?: number;
+  /** synthetic: balanced test images per class (default 100) */
+  testPerClass?: number;
+  /** image-folder: names of the split folders (default 'train' and 'test'; 'val' is tried when 'test' is absent) */
+  trainDir?: string;
+  testDir?: string;
+  /** inat18: which files to read: COCO JSON ('json', default when present) or the txt lists ('txt') */
+  inatFormat?: 'json' | 'txt';
+  /** inat18 / imagenet-lt: the split used as test ('val' default for inat18, 'test' for imagenet-lt) */
+  testSplit?: 'val' | 'test';
+  /** where prepared caches live (default <dataDir>/.cache or $ICCL_DATA_CACHE) */
+  cacheDir?: string;
+  /** cifar10-lt/cifar100-lt: download the official binary archives when dataDir has none */
+  download?: boolean;
+}
+
+export interface LoadOptions {
+  signal?: AbortSignal;
+  log?: Logger;
+}

@@ -1,0 +1,2 @@
+export * from './shot-accuracy';
+export * from './per-class-csv';
