@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { writeReport } from '../report';
-import { CompiledSpace } from '../spaces/compile';
+import { checkData, CompiledSpace } from '../spaces/compile';
 import { loadSearchSpace, SearchSpaceError } from '../spaces/load';
 import { loadStudy } from '../study/create';
 import { StudyDirection, TrialState } from '../study/trial-types';
@@ -76,8 +76,8 @@ interface RunOpts {
 async function cmdRun(o: RunOpts): Promise<number> {
   const space = loadSearchSpace(o.space, o.configuration, path.join(REPO, 'search-spaces'));
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : space.data?.dir ? path.resolve(REPO, space.data.dir) : undefined;
+  checkData(space, dataDir);
   const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: REPO, dataDir });
-  compiled.checkData(dataDir);
   const s = o.sampler ? nameAndOptions(o.sampler) : { name: space.sampler.name, options: space.sampler.options };
   const p = o.pruner ? nameAndOptions(o.pruner) : { name: space.pruner.name, options: space.pruner.options };
   const seed = (s.options.seed as number | undefined) ?? space.sampler.seed;

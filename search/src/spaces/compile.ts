@@ -125,17 +125,17 @@ export class CompiledSpace {
     const canonical = JSON.stringify(sortKeys({ plugin: this.space.plugin, fixed: this.fixed, params: this.params, objectives: this.space.objectives }));
     return { hash: crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 16), canonical };
   }
+}
 
-  /** Throws one line naming the missing data files, when the space declares any. */
-  checkData(dataDir?: string): void {
-    const d = this.space.data;
-    if (!d || d.expects.length === 0) return;
-    const dir = path.resolve(dataDir ?? d.dir ?? '.');
-    const missing = d.expects.filter((f) => !fs.existsSync(path.join(dir, f)));
-    if (missing.length) {
-      throw new SearchSpaceError(
-        `${this.space.name}: data not found in ${dir}: expected ${d.expects.join(', ')} (missing ${missing.join(', ')}); pass --data-dir DIR${d.hint ? `. ${d.hint}` : ''}`,
-      );
-    }
+/** Throws one line naming the missing data files, when the space declares any. */
+export function checkData(space: SearchSpaceFile, dataDir?: string): void {
+  const d = space.data;
+  if (!d || d.expects.length === 0) return;
+  const dir = path.resolve(dataDir ?? d.dir ?? '.');
+  const missing = d.expects.filter((f) => !fs.existsSync(path.join(dir, f)));
+  if (missing.length) {
+    throw new SearchSpaceError(
+      `${space.name}: data not found in ${dir}: expected ${d.expects.join(', ')} (missing ${missing.join(', ')}); pass --data-dir DIR${d.hint ? `. ${d.hint}` : ''}`,
+    );
   }
 }

@@ -1,3 +1,3 @@
 export { searchSpaceFile, type SearchSpaceFile, type ParamSpace, type ObjectiveSpec } from './schema';
 export { loadSearchSpace, parseSearchSpace, SearchSpaceError, deepMerge } from './load';
-export { CompiledSpace, toDistribution, type TrialPlan, type Suggester } from './compile';
+export { CompiledSpace, checkData, toDistribution, type TrialPlan, type Suggester } from './compile';

@@ -77,6 +77,32 @@ export function parseSearchSpace(raw: unknown, where: string, configuration?: st
   return s;
 }
 
+/**
+ * Where a JSON text goes wrong: the shortest prefix that fails for another reason than ending too
+ * early (V8's messages do not always give a position). Binary search: "prefix is fine so far" is
+ * monotone in the prefix length.
+ */
+function jsonErrorOffset(text: string): number {
+  const okSoFar = (n: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, n));
+      return true;
+    } catch (e) {
+      const m = /position (\d+)/.exec((e as Error).message);
+      // Failing *at the end* of the prefix only means the text was cut there.
+      return m ? Number(m[1]) >= n : /end of JSON input/.test((e as Error).message);
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (okSoFar(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Reads `file` (JSON); a name without a path is looked up in `spacesDir`. */
 export function loadSearchSpace(file: string, configuration?: string, spacesDir?: string): SearchSpaceFile {
   let resolved = file;
@@ -87,8 +113,7 @@ export function loadSearchSpace(file: string, configuration?: string, spacesDir?
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const line = m ? text.slice(0, Number(m[1])).split('\n').length : null;
+    const line = text.slice(0, jsonErrorOffset(text)).split('\n').length;
     throw new SearchSpaceError(`${resolved}${line ? `:${line}` : ''}: not valid JSON (${(e as Error).message})`);
   }
   return parseSearchSpace(raw, resolved, configuration);

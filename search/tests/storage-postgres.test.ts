@@ -1,0 +1,108 @@
+import { PostgresStorage } from '../src/storages/postgres';
+import { DuplicatedStudyError, StaleTrialError, StudyNotFoundError } from '../src/storages/base';
+import { StudyDirection, TrialState } from '../src/study/trial-types';
+import type { Distribution } from '../src/study/distributions';
+import { freshPgDatabase } from './helpers';
+
+const X: Distribution = { kind: 'float', low: -5, high: 5, log: false, step: null };
+const C: Distribution = { kind: 'categorical', choices: ['a', 'b', null] };
+const N: Distribution = { kind: 'int', low: 1, high: 64, log: true, step: 1 };
+
+describe('PostgresStorage (real server)', () => {
+  let url: string;
+  const open: PostgresStorage[] = [];
+  const storage = () => {
+    const s = new PostgresStorage(url);
+    open.push(s);
+    return s;
+  };
+  beforeAll(async () => {
+    url = await freshPgDatabase('storage');
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.close()));
+  });
+
+  it('stores studies, trials, params, values (NaN and infinities too), attrs and intermediate values', async () => {
+    const s = storage();
+    const sid = await s.createStudy([StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE], 'basic');
+    await expect(s.createStudy([StudyDirection.MINIMIZE], 'basic')).rejects.toBeInstanceOf(DuplicatedStudyError);
+    await expect(s.getStudyIdFromName('nope')).rejects.toBeInstanceOf(StudyNotFoundError);
+    expect(await s.getStudyIdFromName('basic')).toBe(sid);
+    expect(await s.getStudyDirections(sid)).toEqual([StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE]);
+    await s.setStudyUserAttr(sid, 'k', { a: [1, 2] });
+    await s.setStudySystemAttr(sid, 'h', 'abc');
+    expect(await s.getStudyUserAttrs(sid)).toEqual({ k: { a: [1, 2] } });
+    expect(await s.getStudySystemAttrs(sid)).toEqual({ h: 'abc' });
+    const t = await s.createNewTrial(sid);
+    await s.setTrialParam(t, 'x', 1.5, X);
+    await s.setTrialParam(t, 'c', 2, C);
+    await s.setTrialParam(t, 'n', 8, N);
+    await s.setTrialIntermediateValue(t, 0, NaN);
+    await s.setTrialIntermediateValue(t, 3, -Infinity);
+    await s.setTrialIntermediateValue(t, 3, 2.5); // overwrite the same step
+    await s.setTrialUserAttr(t, 'metrics', { 'eval/few': 0.25 });
+    await s.setTrialSystemAttr(t, 'fail_reason', 'x');
+    expect(await s.setTrialStateValues(t, TrialState.COMPLETE, [Infinity, NaN])).toBe(true);
+    const f = await s.getTrial(t);
+    expect(f.number).toBe(0);
+    expect(f.state).toBe(TrialState.COMPLETE);
+    expect(f.values![0]).toBe(Infinity);
+    expect(f.values![1]).toBeNaN();
+    expect(f.params).toEqual({ x: 1.5, c: null, n: 8 });
+    expect(f.distributions).toEqual({ x: X, c: C, n: N });
+    expect([...f.intermediateValues.entries()]).toEqual([
+      [0, NaN],
+      [3, 2.5],
+    ]);
+    expect(f.userAttrs).toEqual({ metrics: { 'eval/few': 0.25 } });
+    expect(f.datetimeStart!.getTime()).toBeLessThanOrEqual(f.datetimeComplete!.getTime());
+    await expect(s.setTrialUserAttr(t, 'late', 1)).rejects.toBeInstanceOf(StaleTrialError);
+    await expect(s.setTrialStateValues(t, TrialState.FAIL)).rejects.toBeInstanceOf(StaleTrialError);
+    const w = await s.createNewTrial(sid, { state: TrialState.WAITING, params: { x: 0.5 }, distributions: { x: X }, systemAttrs: { fixed_params: { x: 0.5 } } });
+    const fw = await s.getTrial(w);
+    expect(fw).toMatchObject({ number: 1, state: TrialState.WAITING, params: { x: 0.5 }, datetimeStart: null });
+    expect((await s.getAllTrials(sid, [TrialState.WAITING])).map((x) => x.trialId)).toEqual([w]);
+    expect(await s.getTrialIdFromStudyIdTrialNumber(sid, 1)).toBe(w);
+    await s.deleteStudy(sid);
+    await expect(s.getAllTrials(sid)).rejects.toBeInstanceOf(StudyNotFoundError);
+  });
+
+  it('hands out unique trial numbers and claims each WAITING trial once across "hosts" (separate pools)', async () => {
+    const hosts = [storage(), storage(), storage()];
+    const sid = await hosts[0].createStudy([StudyDirection.MINIMIZE], 'concurrent');
+    const waiting: number[] = [];
+    for (let i = 0; i < 30; i++) waiting.push(await hosts[0].createNewTrial(sid, { state: TrialState.WAITING }));
+    // Every host tries to claim every waiting trial at once.
+    const claims = await Promise.all(hosts.flatMap((h, k) => waiting.map(async (id) => ((await h.setTrialStateValues(id, TrialState.RUNNING)) ? `${k}:${id}` : null))));
+    const won = claims.filter((c): c is string => c !== null);
+    expect(won.length).toBe(30);
+    expect(new Set(won.map((c) => c.split(':')[1])).size).toBe(30);
+    // Concurrent creates: numbers 30..89, each once.
+    const created = await Promise.all(hosts.flatMap((h) => Array.from({ length: 20 }, () => h.createNewTrial(sid))));
+    const numbers = (await hosts[1].getAllTrials(sid)).map((t) => t.number);
+    expect(numbers).toEqual(Array.from({ length: 90 }, (_x, i) => i));
+    expect(new Set(created).size).toBe(60);
+  });
+
+  it('reports RUNNING trials whose heartbeat is older than the grace period', async () => {
+    const s = storage();
+    const sid = await s.createStudy([StudyDirection.MINIMIZE], 'heartbeat');
+    const a = await s.createNewTrial(sid);
+    const b = await s.createNewTrial(sid);
+    // Age trial a's heartbeat on the server's clock (no sleeping in tests).
+    await s.pool.query("UPDATE iccl_trials SET heartbeat = now() - interval '1 hour' WHERE trial_id = $1", [a]);
+    expect(await s.getStaleTrialIds(sid, 60)).toEqual([a]);
+    await s.recordHeartbeat(a);
+    expect(await s.getStaleTrialIds(sid, 60)).toEqual([]);
+    await s.setTrialStateValues(b, TrialState.COMPLETE, [1]);
+    await s.pool.query("UPDATE iccl_trials SET heartbeat = now() - interval '1 hour'");
+    expect(await s.getStaleTrialIds(sid, 60)).toEqual([a]); // finished trials are never stale
+  });
+
+  it('fails with a clear message when the server cannot be reached', async () => {
+    const s = new PostgresStorage('postgresql://postgres@127.0.0.1:1/none');
+    await expect(s.getAllStudies()).rejects.toThrow(/PostgreSQL storage: cannot connect to postgresql:\/\/postgres@127\.0\.0\.1:1\/none/);
+    await s.close();
+  });
+});
