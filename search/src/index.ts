@@ -20,3 +20,6 @@ export { defaultGamma, defaultGammaMultiObjective, hyperoptGamma, defaultWeights
 export { defaultSampler } from './samplers/default';
 export { SuccessiveHalvingPruner, type SuccessiveHalvingOptions } from './pruners/successive-halving';
 export { HyperbandPruner, type HyperbandOptions } from './pruners/hyperband';
+export { GridSampler, GRID_ID_ATTR } from './samplers/grid';
+export { QMCSampler, type QMCSamplerOptions } from './samplers/qmc';
+export { SobolSequence, SOBOL_MAX_DIMS } from './samplers/sobol';

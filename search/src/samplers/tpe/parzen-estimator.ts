@@ -26,6 +26,9 @@ interface NumericalDim {
   step: number | null;
   /** Per kernel: log of its normal's mass inside [low, high] (the truncation normaliser). */
   logMass: Float64Array;
+  /** Per kernel: 1 / sigma, and the log-density constant -log(sqrt(2 pi) sigma) - logMass. */
+  invSigmas: Float64Array;
+  logNorm: Float64Array;
   distribution: Distribution;
 }
 
@@ -111,9 +114,15 @@ export class ParzenEstimator {
           for (let k = 0; k < K; k++) acc[s * K + k] += d.logProbs[k][c];
         }
       } else if (d.step === null) {
+        // The hot loop of TPE (candidates x kernels x dimensions): truncNormLogPdf inlined.
+        const { mus, invSigmas, logNorm } = d;
         for (let s = 0; s < size; s++) {
           const x = d.log ? Math.log(xs[s]) : xs[s];
-          for (let k = 0; k < K; k++) acc[s * K + k] += truncNormLogPdf(x, d.mus[k], d.sigmas[k], d.logMass[k]);
+          const base = s * K;
+          for (let k = 0; k < K; k++) {
+            const z = (x - mus[k]) * invSigmas[k];
+            acc[base + k] += logNorm[k] - 0.5 * z * z;
+          }
         }
       } else {
         // Mass of the grid cell [x - step/2, x + step/2]; identical x values (common for ints) share the work.
@@ -172,9 +181,17 @@ function buildDim(obs: number[], d: Distribution, params: ParzenEstimatorParamet
   const sigmas0 = bandwidths(mus0, low, high, params);
   const mus = Float64Array.from([...mus0, 0.5 * (low + high)]);
   const sigmas = Float64Array.from([...sigmas0, high - low]);
-  const logMass = new Float64Array(mus.length);
-  for (let k = 0; k < mus.length; k++) logMass[k] = logGaussMass((low - mus[k]) / sigmas[k], (high - mus[k]) / sigmas[k]);
-  return { kind: 'numerical', mus, sigmas, low, high, log: d.log, step: d.step, logMass, distribution: d };
+  const K = mus.length;
+  const logMass = new Float64Array(K);
+  const invSigmas = new Float64Array(K);
+  const logNorm = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    logMass[k] = logGaussMass((low - mus[k]) / sigmas[k], (high - mus[k]) / sigmas[k]);
+    invSigmas[k] = 1 / sigmas[k];
+    // Equals truncNormLogPdf(x, mu, sigma, logMass) + z^2/2.
+    logNorm[k] = truncNormLogPdf(mus[k], mus[k], sigmas[k], logMass[k]);
+  }
+  return { kind: 'numerical', mus, sigmas, low, high, log: d.log, step: d.step, logMass, invSigmas, logNorm, distribution: d };
 }
 
 /**
@@ -184,8 +201,11 @@ function buildDim(obs: number[], d: Distribution, params: ParzenEstimatorParamet
 export function bandwidths(mus: number[], low: number, high: number, params: Pick<ParzenEstimatorParameters, 'considerEndpoints' | 'considerMagicClip'>): number[] {
   const n = mus.length;
   if (n === 0) return [];
-  const order = mus.map((_, i) => i).sort((a, b) => mus[a] - mus[b]);
-  const ext = [low, ...order.map((i) => mus[i]), high];
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => mus[a] - mus[b]);
+  const ext = new Float64Array(n + 2);
+  ext[0] = low;
+  for (let j = 0; j < n; j++) ext[j + 1] = mus[order[j]];
+  ext[n + 1] = high;
   const sorted = new Array<number>(n);
   for (let j = 0; j < n; j++) sorted[j] = Math.max(ext[j + 1] - ext[j], ext[j + 2] - ext[j + 1]);
   if (!params.considerEndpoints && ext.length >= 4) {

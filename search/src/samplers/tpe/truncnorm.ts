@@ -77,6 +77,8 @@ export function logNdtr(z: number): number {
 
 /** log(Phi(b) - Phi(a)) for a <= b, without cancellation in either tail. */
 export function logGaussMass(a: number, b: number): number {
+  // Both ends beyond 8.3 sd: the missing mass is below 1e-16, so log(mass) is -0 to double precision.
+  if (a < -8.3 && b > 8.3) return 0;
   if (b <= 0) {
     // Both in the left tail: log Phi(b) + log(1 - Phi(a)/Phi(b)).
     const lb = logNdtr(b);

@@ -1,0 +1,91 @@
+import { contains, toInternal, type Distribution, type ParamValue } from '../study/distributions';
+import { Rng } from '../study/rng';
+import type { Study } from '../study/study';
+import { TrialState, type FrozenTrial } from '../study/trial-types';
+import type { Sampler } from './base';
+
+/** System attr holding the index of the grid point a trial evaluates. */
+export const GRID_ID_ATTR = 'grid_id';
+
+/**
+ * Exhaustive search over the Cartesian product of the given values. Each trial takes a grid point
+ * no other trial (running or finished) has taken, chosen at random so concurrent workers rarely
+ * collide; once every point has been tried, the study's optimize() loop is stopped. If points run
+ * out while trials are still being asked (several workers), a random point is re-evaluated.
+ */
+export class GridSampler implements Sampler {
+  private readonly names: string[];
+  private readonly grid: ParamValue[][];
+  private readonly rng: Rng;
+
+  constructor(
+    searchSpace: Record<string, readonly ParamValue[]>,
+    seed?: number | null,
+  ) {
+    this.names = Object.keys(searchSpace).sort();
+    for (const n of this.names) {
+      const vs = searchSpace[n];
+      if (!Array.isArray(vs) || vs.length === 0) throw new Error(`GridSampler: parameter "${n}" needs a non-empty list of values, got ${JSON.stringify(vs)}`);
+    }
+    this.grid = cartesian(this.names.map((n) => [...searchSpace[n]]));
+    this.rng = new Rng(seed);
+  }
+
+  get size(): number {
+    return this.grid.length;
+  }
+
+  reseedRng(): void {
+    this.rng.reseed(Math.floor(Math.random() * 0x100000000));
+  }
+
+  async inferRelativeSearchSpace(): Promise<Record<string, Distribution>> {
+    return {};
+  }
+
+  async sampleRelative(): Promise<Record<string, number>> {
+    return {};
+  }
+
+  async beforeTrial(study: Study, trial: FrozenTrial): Promise<void> {
+    if (GRID_ID_ATTR in trial.systemAttrs) return;
+    const taken = new Set<number>();
+    for (const t of await study.getTrials({ states: [TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL] })) {
+      if (t.number !== trial.number && typeof t.systemAttrs[GRID_ID_ATTR] === 'number') taken.add(t.systemAttrs[GRID_ID_ATTR] as number);
+    }
+    const free: number[] = [];
+    for (let i = 0; i < this.grid.length; i++) if (!taken.has(i)) free.push(i);
+    const id = free.length ? free[this.rng.randInt(free.length)] : this.rng.randInt(this.grid.length);
+    await study.storage.setTrialSystemAttr(trial.trialId, GRID_ID_ATTR, id);
+  }
+
+  async sampleIndependent(_study: Study, trial: FrozenTrial, name: string, d: Distribution): Promise<number> {
+    const k = this.names.indexOf(name);
+    if (k < 0) throw new Error(`GridSampler: the objective asked for "${name}", which is not in the grid (${this.names.join(', ')})`);
+    const id = trial.systemAttrs[GRID_ID_ATTR] as number;
+    const value = this.grid[id][k];
+    let internal: number;
+    try {
+      internal = toInternal(d, value);
+    } catch {
+      throw new Error(`GridSampler: grid value ${JSON.stringify(value)} of "${name}" is not one of the suggested choices`);
+    }
+    if (!contains(d, internal)) throw new Error(`GridSampler: grid value ${JSON.stringify(value)} of "${name}" is outside the suggested range [${(d as { low: number }).low}, ${(d as { high: number }).high}]`);
+    return internal;
+  }
+
+  async afterTrial(study: Study, trial: FrozenTrial): Promise<void> {
+    const done = new Set<number>();
+    for (const t of await study.getTrials({ states: [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL] })) {
+      if (typeof t.systemAttrs[GRID_ID_ATTR] === 'number') done.add(t.systemAttrs[GRID_ID_ATTR] as number);
+    }
+    done.add(trial.systemAttrs[GRID_ID_ATTR] as number);
+    if (done.size >= this.grid.length) study.stop();
+  }
+}
+
+function cartesian(lists: ParamValue[][]): ParamValue[][] {
+  let out: ParamValue[][] = [[]];
+  for (const l of lists) out = out.flatMap((prefix) => l.map((v) => [...prefix, v]));
+  return out;
+}
