@@ -69,6 +69,8 @@ interface RunOpts {
   tracking: string;
   set: Record<string, unknown>;
   report: boolean;
+  reportsDir?: string;
+  runsDir?: string;
   heartbeat?: number;
   retries?: number;
 }
@@ -104,7 +106,7 @@ async function cmdRun(o: RunOpts): Promise<number> {
       trialTimeout: o.trialTimeout ?? space.budget.trialTimeout,
       studyTimeout: o.timeout ?? space.budget.studyTimeout,
       retries: o.retries ?? space.budget.retries,
-      runsDir: path.join('runs', studyName),
+      runsDir: path.resolve(o.runsDir ?? 'runs', studyName),
       device: o.device,
       tracking,
       heartbeatSeconds: o.heartbeat,
@@ -114,7 +116,7 @@ async function cmdRun(o: RunOpts): Promise<number> {
     progress.stop();
     process.stderr.write(progress.line() + '\n');
     if (o.report) {
-      const file = await writeReport(study, { outDir: path.join(REPO, 'reports', studyName), objectiveNames: compiled.objectiveMetrics });
+      const file = await writeReport(study, { outDir: path.resolve(o.reportsDir ?? path.join(REPO, 'reports'), studyName), objectiveNames: compiled.objectiveMetrics });
       process.stderr.write(`report: ${file}\n`);
     }
     if (interrupted) {
@@ -183,6 +185,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--pruner <spec>', 'pruner: median, percentile, nop, ... (options: median:nWarmupSteps=2)')
     .option('--tracking <spec>', 'mlflow, jsonl:DIR, console or none', 'none')
     .option('--set <key=value>', 'pin a parameter (repeatable)', parseSet, {})
+    .option('--runs-dir <dir>', 'where trial work dirs go (<dir>/<study>/trial-N)', 'runs')
+    .option('--reports-dir <dir>', 'where the report goes (<dir>/<study>/index.html)')
     .option('--no-report', 'do not write reports/<study>/index.html at the end')
     .action(async (o: RunOpts) => {
       code = await cmdRun(o);
