@@ -75,25 +75,25 @@ export class InMemoryStorage implements Storage {
       studyId: s.studyId,
       studyName: s.studyName,
       directions: [...s.directions],
-      userAttrs: structuredClone(s.userAttrs),
-      systemAttrs: structuredClone(s.systemAttrs),
+      userAttrs: cloneJson(s.userAttrs),
+      systemAttrs: cloneJson(s.systemAttrs),
     }));
   }
 
   async setStudyUserAttr(studyId: number, key: string, value: unknown): Promise<void> {
-    this.study(studyId).userAttrs[key] = structuredClone(value);
+    this.study(studyId).userAttrs[key] = cloneJson(value);
   }
 
   async setStudySystemAttr(studyId: number, key: string, value: unknown): Promise<void> {
-    this.study(studyId).systemAttrs[key] = structuredClone(value);
+    this.study(studyId).systemAttrs[key] = cloneJson(value);
   }
 
   async getStudyUserAttrs(studyId: number): Promise<Record<string, unknown>> {
-    return structuredClone(this.study(studyId).userAttrs);
+    return cloneJson(this.study(studyId).userAttrs);
   }
 
   async getStudySystemAttrs(studyId: number): Promise<Record<string, unknown>> {
-    return structuredClone(this.study(studyId).systemAttrs);
+    return cloneJson(this.study(studyId).systemAttrs);
   }
 
   async createNewTrial(studyId: number, template?: Partial<FrozenTrial>): Promise<number> {
@@ -110,8 +110,8 @@ export class InMemoryStorage implements Storage {
       datetimeComplete: template?.datetimeComplete ?? (isFinished(state) ? now : null),
       params: { ...(template?.params ?? {}) },
       distributions: { ...(template?.distributions ?? {}) },
-      userAttrs: structuredClone(template?.userAttrs ?? {}),
-      systemAttrs: structuredClone(template?.systemAttrs ?? {}),
+      userAttrs: cloneJson(template?.userAttrs ?? {}),
+      systemAttrs: cloneJson(template?.systemAttrs ?? {}),
       intermediateValues: new Map(template?.intermediateValues ?? []),
     };
     for (const [name, d] of Object.entries(trial.distributions)) this.checkCompatible(s, name, d);
@@ -159,13 +159,13 @@ export class InMemoryStorage implements Storage {
   async setTrialUserAttr(trialId: number, key: string, value: unknown): Promise<void> {
     const t = this.trial(trialId);
     this.checkNotFinished(t);
-    t.userAttrs[key] = structuredClone(value);
+    t.userAttrs[key] = cloneJson(value);
   }
 
   async setTrialSystemAttr(trialId: number, key: string, value: unknown): Promise<void> {
     const t = this.trial(trialId);
     this.checkNotFinished(t);
-    t.systemAttrs[key] = structuredClone(value);
+    t.systemAttrs[key] = cloneJson(value);
   }
 
   async getTrial(trialId: number): Promise<FrozenTrial> {
@@ -248,8 +248,21 @@ export function copyTrial(t: FrozenTrial): FrozenTrial {
     datetimeComplete: t.datetimeComplete ? new Date(t.datetimeComplete) : null,
     params: { ...t.params },
     distributions: { ...t.distributions },
-    userAttrs: structuredClone(t.userAttrs),
-    systemAttrs: structuredClone(t.systemAttrs),
+    userAttrs: cloneJson(t.userAttrs),
+    systemAttrs: cloneJson(t.systemAttrs),
     intermediateValues: new Map(t.intermediateValues),
   };
+}
+
+/**
+ * Deep copy of a JSON-like attribute value (what every storage can persist). Much cheaper than
+ * structuredClone for the small objects attributes hold, and this runs on every trial read.
+ */
+export function cloneJson<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(cloneJson) as T;
+  if (v instanceof Date) return new Date(v) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = cloneJson(x);
+  return out as T;
 }

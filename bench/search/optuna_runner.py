@@ -1,0 +1,66 @@
+"""Runs Optuna's samplers for the search benchmarks. Reads a JSON job on stdin, prints JSON."""
+import json, os, statistics, sys, time
+sys.path.insert(0, os.path.dirname(__file__))
+import optuna
+from functions import objective, evaluate
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def make_sampler(kind, seed, multivariate):
+    if kind == 'tpe':
+        return optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
+    if kind == 'random':
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == 'gp':
+        return optuna.samplers.GPSampler(seed=seed)
+    raise ValueError(kind)
+
+
+def efficiency(job):
+    out = []
+    for fn in job['functions']:
+        for seed in job['seeds']:
+            study = optuna.create_study(sampler=make_sampler(job['sampler'], seed, job['multivariate']),
+                                        pruner=optuna.pruners.NopPruner())
+            t0 = time.perf_counter()
+            study.optimize(objective(fn), n_trials=max(job['checkpoints']))
+            secs = time.perf_counter() - t0
+            vals = [t.value for t in study.trials]
+            best = {str(c): min(vals[:c]) for c in job['checkpoints']}
+            out.append({'fn': fn, 'seed': seed, 'best': best, 'seconds': secs})
+    return out
+
+
+def overhead(job):
+    """Median ask+tell latency (ask, 8 suggests, tell) with n_finished trials already in the study."""
+    storage = optuna.storages.InMemoryStorage()
+    names = [f'p{i}' for i in range(8)]
+    filler = optuna.create_study(storage=storage, study_name='ovh', sampler=optuna.samplers.RandomSampler(seed=0))
+    filler.optimize(lambda t: sum((t.suggest_float(n, -5, 5) - 1) ** 2 for n in names), n_trials=job['n_finished'])
+    res = {}
+    for mode, mv in [('multivariate', True), ('independent', False)]:
+        study = optuna.load_study(study_name='ovh', storage=storage, sampler=optuna.samplers.TPESampler(seed=1, multivariate=mv))
+        lat = []
+        for _ in range(job['repeats']):
+            t0 = time.perf_counter()
+            tr = study.ask()
+            v = sum((tr.suggest_float(n, -5, 5) - 1) ** 2 for n in names)
+            study.tell(tr, v)
+            lat.append(time.perf_counter() - t0)
+        res[mode] = {'median_ms': statistics.median(lat) * 1e3, 'n': len(lat)}
+    return res
+
+
+def main():
+    job = json.load(sys.stdin)
+    if job['kind'] == 'check':
+        print(json.dumps([evaluate(job['fn'], p) for p in job['points']]))
+    elif job['kind'] == 'efficiency':
+        print(json.dumps(efficiency(job)))
+    elif job['kind'] == 'overhead':
+        print(json.dumps(overhead(job)))
+
+
+if __name__ == '__main__':
+    main()
