@@ -23,3 +23,11 @@ export { HyperbandPruner, type HyperbandOptions } from './pruners/hyperband';
 export { GridSampler, GRID_ID_ATTR } from './samplers/grid';
 export { QMCSampler, type QMCSamplerOptions } from './samplers/qmc';
 export { SobolSequence, SOBOL_MAX_DIMS } from './samplers/sobol';
+// Storages, driver, search spaces and reports (the search-infrastructure side).
+export { JournalStorage, JournalFileBackend, JournalLock, JournalOperation, type JournalStorageOptions, type JournalFileLock, type LockKind, type JournalLog } from './storages/journal';
+export { PostgresStorage } from './storages/postgres';
+export { runStudy, openStudy, ATTR as DRIVER_ATTRS, type RunStudyOptions, type RunStudyResult, type TrialEvent } from './driver/run-study';
+export { openStorage, makeSampler, makePruner, makeTracking } from './driver/factories';
+export { StudyProgress } from './driver/progress';
+export { loadSearchSpace, parseSearchSpace, SearchSpaceError, CompiledSpace, checkData, type SearchSpaceFile, type TrialPlan } from './spaces';
+export { writeReport, trialsCsv, mainEffectImportance, renderSvg, type ReportOptions } from './report';

@@ -92,7 +92,7 @@ export async function writeReport(study: Study, opts: ReportOptions): Promise<st
       height: H,
       data: { values: hist },
       layer: [
-        { mark: { type: 'point', filled: true }, encoding: { x: { field: 'number', type: 'quantitative', title: 'trial' }, y: { field: 'value', type: 'quantitative', title: names[0], scale: { zero: false } } } },
+        { mark: { type: 'point', filled: true }, encoding: { x: { field: 'number', type: 'quantitative', title: 'trial', axis: { tickMinStep: 1, format: 'd' } }, y: { field: 'value', type: 'quantitative', title: names[0], scale: { zero: false } } } },
         { mark: { type: 'line', color: '#d62728', interpolate: 'step-after' }, encoding: { x: { field: 'number', type: 'quantitative' }, y: { field: 'best', type: 'quantitative' } } },
       ],
     });
