@@ -1,1 +1,16 @@
-export {};
+export { MlflowClient, type MlflowClientOptions, type SearchRunsRequest } from './client';
+export { MlflowTrackingBackend, type MlflowBackendOptions } from './backend';
+export { MlflowTracker, type MlflowTrackerOptions, type TrackerStats } from './tracker';
+export { JournalTrackingBackend, JournalTracker, type JournalBackendOptions } from './journal-backend';
+export { createMlflowBackend, type CreateMlflowBackendOptions } from './create';
+export { sync, type SyncOptions, type SyncResult } from './sync';
+export { main as syncCli } from './sync-cli';
+export { LocalMlflowServer, findMlflowBinary, freePort, type LocalServerOptions } from './local-server';
+export { MlflowApiError, isRetryable } from './errors';
+export { credentialsFromEnv, authorizationHeader, redact, safeUri, type TrackingCredentials } from './credentials';
+export { normalizeArtifactPath } from './artifact-path';
+export { LIMITS, splitBatches, type Batch, type MetricPoint, type KeyValue } from './limits';
+export { readRecords, RUN_KEY_TAG, type JournalRecord } from './records';
+export { int64 } from './schemas';
+export type { Experiment, Run, RunInfo, Metric, Dataset, FileInfo, MlflowRunStatus } from './schemas';
+export { DEFAULT_RETRY, type RetryPolicy } from './backoff';
