@@ -31,3 +31,4 @@ export { openStorage, makeSampler, makePruner, makeTracking } from './driver/fac
 export { StudyProgress } from './driver/progress';
 export { loadSearchSpace, parseSearchSpace, SearchSpaceError, CompiledSpace, checkData, type SearchSpaceFile, type TrialPlan } from './spaces';
 export { writeReport, trialsCsv, mainEffectImportance, renderSvg, type ReportOptions } from './report';
+export { NSGAIISampler, NSGA2_GENERATION_ATTR, eliteSelection, crowdingDistance, type NSGAIISamplerOptions } from './samplers/nsga2';
