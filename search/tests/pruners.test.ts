@@ -268,3 +268,13 @@ describe('pruners replay the same decisions as Optuna 5 on seeded interleaved le
     expect(mine).toEqual(theirs);
   });
 });
+
+describe('PercentilePruner option-object form', () => {
+  it('new PercentilePruner({ percentile, ... }) decides like the positional form', async () => {
+    const s = await make(new PercentilePruner({ percentile: 25, nStartupTrials: 5 }));
+    await completeCurves(s, [[9, 1], [9, 2], [9, 3], [9, 4], [9, 5]]);
+    expect(await decide(s, [[0, 9], [1, 2.5]])).toBe(true);
+    expect(await decide(s, [[0, 9], [1, 1.5]])).toBe(false);
+    expect(() => new PercentilePruner({ percentile: -1 })).toThrow('got -1');
+  });
+});

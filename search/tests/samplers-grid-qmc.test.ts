@@ -121,3 +121,15 @@ describe('QMCSampler', () => {
     expect((await s1.getTrials()).every((t) => t.state === TrialState.COMPLETE)).toBe(true);
   });
 });
+
+describe('option-object constructors (for callers that build samplers and pruners from config)', () => {
+  it('GridSampler({ searchSpace, seed }) equals GridSampler(space, seed)', async () => {
+    const order = async (g: GridSampler) => {
+      const s = await createStudy({ sampler: g });
+      await s.optimize(async (t) => t.suggestInt('x', 0, 9), { nTrials: 10 });
+      return (await s.getTrials()).map((t) => t.params.x);
+    };
+    const space = { x: [0, 1, 2, 3, 4, 5] };
+    expect(await order(new GridSampler({ searchSpace: space, seed: 3 }))).toEqual(await order(new GridSampler(space, 3)));
+  });
+});

@@ -23,10 +23,15 @@ export class PercentilePruner implements Pruner {
   private readonly intervalSteps: number;
   private readonly nMinTrials: number;
 
-  constructor(
-    private readonly percentile: number,
-    opts: PercentilePrunerOptions = {},
-  ) {
+  private readonly percentile: number;
+
+  /** `new PercentilePruner(25, opts)` or, for option-driven callers, `new PercentilePruner({ percentile: 25, ...opts })`. */
+  constructor(percentile: number | (PercentilePrunerOptions & { percentile: number }), opts: PercentilePrunerOptions = {}) {
+    if (typeof percentile === 'object' && percentile !== null) {
+      opts = percentile;
+      percentile = percentile.percentile;
+    }
+    this.percentile = percentile;
     this.nStartupTrials = opts.nStartupTrials ?? 5;
     this.nWarmupSteps = opts.nWarmupSteps ?? 0;
     this.intervalSteps = opts.intervalSteps ?? 1;

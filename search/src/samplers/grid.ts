@@ -18,16 +18,24 @@ export class GridSampler implements Sampler {
   private readonly grid: ParamValue[][];
   private readonly rng: Rng;
 
+  /** `new GridSampler({ x: [1, 2] }, seed)` or `new GridSampler({ searchSpace: { x: [1, 2] }, seed })`. */
   constructor(
-    searchSpace: Record<string, readonly ParamValue[]>,
+    searchSpace: Record<string, readonly ParamValue[]> | { searchSpace: Record<string, readonly ParamValue[]>; seed?: number | null },
     seed?: number | null,
   ) {
-    this.names = Object.keys(searchSpace).sort();
+    const o = searchSpace as { searchSpace?: unknown; seed?: number | null };
+    if (o.searchSpace !== null && typeof o.searchSpace === 'object' && !Array.isArray(o.searchSpace)) {
+      seed = o.seed ?? seed;
+      searchSpace = o.searchSpace as Record<string, readonly ParamValue[]>;
+    }
+    if (searchSpace === null || typeof searchSpace !== 'object') throw new Error(`GridSampler: expected a search space {name: [values]}, got ${JSON.stringify(searchSpace)}`);
+    const space = searchSpace as Record<string, readonly ParamValue[]>;
+    this.names = Object.keys(space).sort();
     for (const n of this.names) {
-      const vs = searchSpace[n];
+      const vs = space[n];
       if (!Array.isArray(vs) || vs.length === 0) throw new Error(`GridSampler: parameter "${n}" needs a non-empty list of values, got ${JSON.stringify(vs)}`);
     }
-    this.grid = cartesian(this.names.map((n) => [...searchSpace[n]]));
+    this.grid = cartesian(this.names.map((n) => [...space[n]]));
     this.rng = new Rng(seed);
   }
 
