@@ -116,6 +116,17 @@ describe('Study: define-by-run, ask and tell', () => {
     expect([...t.intermediateValues.entries()]).toEqual([[0, 5], [3, 2.5]]);
   });
 
+  it('report: a second value at the same step is ignored; bad steps and multi-objective reports are refused', async () => {
+    const study = await createStudy({ sampler: new RandomSampler(8), pruner: new NopPruner() });
+    const t = await study.ask();
+    await t.report(1, 0.5);
+    await t.report(1, 0.9);
+    expect([...(await t.freeze()).intermediateValues.entries()]).toEqual([[1, 0.5]]);
+    await expect(t.report(-1, 1)).rejects.toThrow('step must be a non-negative integer, got -1');
+    const mo = await createStudy({ directions: ['minimize', 'minimize'], sampler: new RandomSampler(8) });
+    await expect((await mo.ask()).report(0, 1)).rejects.toThrow(/single-objective/);
+  });
+
   it('optimize: listed errors fail the trial and go on, others stop the study', async () => {
     class Flaky extends Error {}
     const study = await createStudy({ sampler: new RandomSampler(9) });

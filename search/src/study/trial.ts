@@ -26,6 +26,7 @@ export const FIXED_PARAMS_ATTR = 'fixed_params';
 export class Trial {
   private readonly localParams: Record<string, ParamValue> = {};
   private readonly localDistributions: Record<string, Distribution> = {};
+  private readonly reportedSteps = new Set<number>();
 
   constructor(
     readonly study: Study,
@@ -67,13 +68,19 @@ export class Trial {
     return (await this.suggest(name, { kind: 'categorical', choices: [...choices] })) as T;
   }
 
-  /** Records an intermediate objective value (single-objective studies only). */
+  /**
+   * Records an intermediate objective value (single-objective studies only). A second report at the
+   * same step is ignored, as in Optuna: pruners compare trials step by step, so a step's value must
+   * not change after the pruner may have seen it.
+   */
   async report(step: number, value: number): Promise<void> {
     if (this.study.directions.length > 1) {
       throw new Error('trial.report: intermediate values are for single-objective studies (pruning is undefined for several objectives)');
     }
     if (!Number.isInteger(step) || step < 0) throw new Error(`trial.report: step must be a non-negative integer, got ${step}`);
     if (typeof value !== 'number') throw new Error(`trial.report: value must be a number, got ${JSON.stringify(value)}`);
+    if (this.reportedSteps.has(step)) return;
+    this.reportedSteps.add(step);
     await this.study.storage.setTrialIntermediateValue(this.trialId, step, value);
   }
 
