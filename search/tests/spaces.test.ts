@@ -97,14 +97,13 @@ describe('CompiledSpace', () => {
     const r = recorder();
     const sampled = await c.suggest(r);
     expect(r.calls[0]).toBe('cat method');
-    expect(Object.keys(sampled).sort()).toEqual(['lr', 'method', 'mixupAlpha', 'weightDecay']);
+    expect(Object.keys(sampled).sort()).toEqual(['alpha', 'lr', 'method', 'weightDecay']);
     const plan = c.plan(sampled);
-    expect(plan.plugin).toBe('@iccl/baselines');
-    expect(plan.params.method).toBe('mixup'); // from the plugin map's fixed params
-    expect(plan.params).toMatchObject({ lr: 1e-3, weightDecay: 1e-5, mixupAlpha: 0.1 });
+    expect(plan.plugin).toBe('@iccl/baselines#mixup');
+    expect(plan.params).toEqual({ epochs: 200, lr: 1e-3, weightDecay: 1e-5, alpha: 0 }); // the selector is not passed on
     const iccl = c.plan({ method: 'iccl', alpha: 0.5 });
     expect(iccl.plugin).toBe('@iccl/iccl');
-    expect(iccl.params.method).toBeUndefined(); // the selector is not an ICCL parameter
+    expect(iccl.params.method).toBeUndefined();
   });
 
   it('reads fixed parameters from the protocol file, --set pins a searched parameter, and the signature follows', async () => {
@@ -130,10 +129,12 @@ describe('CompiledSpace', () => {
   it('without the data, inat18 stops with one line naming the files it expects', () => {
     const s = loadSearchSpace('inat18', undefined, SPACES);
     const dir = tmpDir('nodata');
-    expect(() => checkData(s, dir)).toThrow(`inat18: data not found in ${dir}: expected train2018.json, val2018.json, train_val2018 (missing train2018.json, val2018.json, train_val2018); pass --data-dir DIR`);
+    expect(() => checkData(s, dir)).toThrow(
+      `inat18: data not found in ${dir}: expected train2018.json or iNaturalist18_train.txt, val2018.json or iNaturalist18_val.txt (missing train2018.json or iNaturalist18_train.txt, val2018.json or iNaturalist18_val.txt); pass --data-dir DIR`,
+    );
     fs.writeFileSync(path.join(dir, 'train2018.json'), '{}');
-    fs.writeFileSync(path.join(dir, 'val2018.json'), '{}');
-    fs.mkdirSync(path.join(dir, 'train_val2018'));
+    expect(() => checkData(s, dir)).toThrow('(missing val2018.json or iNaturalist18_val.txt)');
+    fs.writeFileSync(path.join(dir, 'iNaturalist18_val.txt'), '');
     expect(() => checkData(s, dir)).not.toThrow();
     const repo = tmpDir('repo');
     fs.mkdirSync(path.join(repo, 'configs'));

@@ -132,10 +132,10 @@ export function checkData(space: SearchSpaceFile, dataDir?: string): void {
   const d = space.data;
   if (!d || d.expects.length === 0) return;
   const dir = path.resolve(dataDir ?? d.dir ?? '.');
-  const missing = d.expects.filter((f) => !fs.existsSync(path.join(dir, f)));
+  // "a|b": either file will do (e.g. JSON or text annotations).
+  const missing = d.expects.filter((f) => !f.split('|').some((alt) => fs.existsSync(path.join(dir, alt))));
   if (missing.length) {
-    throw new SearchSpaceError(
-      `${space.name}: data not found in ${dir}: expected ${d.expects.join(', ')} (missing ${missing.join(', ')}); pass --data-dir DIR${d.hint ? `. ${d.hint}` : ''}`,
-    );
+    const show = (fs_: string[]) => fs_.map((f) => f.split('|').join(' or ')).join(', ');
+    throw new SearchSpaceError(`${space.name}: data not found in ${dir}: expected ${show(d.expects)} (missing ${show(missing)}); pass --data-dir DIR${d.hint ? `. ${d.hint}` : ''}`);
   }
 }

@@ -73,7 +73,7 @@ export const prunerSpec = z.strictObject({
 export const dataSpec = z.strictObject({
   /** Default data folder (relative to --data-dir when one is given). */
   dir: z.string().optional(),
-  /** Files (relative to the data folder) that must exist before any trial starts. */
+  /** Files (relative to the data folder) that must exist before any trial starts; "a|b": either. */
   expects: z.array(z.string()).default([]),
   /** Parameter that receives the data folder. */
   param: z.string().optional(),
