@@ -11,3 +11,9 @@ export { syntheticDataset, syntheticClassNames, renderSynthetic, type SyntheticO
 export { loadDataset } from './load-dataset';
 export { makeLoader, LoaderAbortedError, type Batch, type Loader, type LoaderOptions, type LoaderStats } from './loader';
 export { DecodePool } from './worker-pool';
+export * from './list-file';
+export * from './image-folder';
+export * from './cifar-binary';
+export * from './inat18';
+export * from './prepare';
+export * from './download';

@@ -1,5 +1,104 @@
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { findCifarDir, readCifarBinary, readCifarClassNames } from './cifar-binary';
+import { describe, DEFAULT_THRESHOLDS } from './describe';
+import { downloadCifar } from './download';
+import { DataFormatError } from './errors';
+import { FileDataset } from './file-dataset';
+import { isDirectory, listImageFolder } from './image-folder';
+import { warnEmptyClasses } from './inat18';
+import { readImageList } from './list-file';
+import { exponentialProfile, longTailSubset } from './longtail-profile';
+import { MemoryDataset } from './memory-dataset';
+import { NORMALIZATION } from './normalization';
+import { defaultCacheDir, prepareCifar10Jpeg, prepareInat18Index } from './prepare';
 import { syntheticDataset } from './synthetic';
-import type { DataSplit, DatasetSpec, LoadOptions } from './types';
+import { transformOptions } from './transforms';
+import type { DataSplit, DatasetSpec, ImageDataset, LoadOptions, Normalization, TransformOptions } from './types';
+
+/** Applies the exponential profile to a training split; nMax defaults to the smallest source class. */
+function makeLongTailed<T extends MemoryDataset | FileDataset>(train: T, spec: DatasetSpec, defaultIF: number): { train: T; imbalanceFactor: number } {
+  const IF = spec.imbalanceFactor ?? defaultIF;
+  if (IF === 1 && spec.maxPerClass === undefined) return { train, imbalanceFactor: 1 };
+  const counts = new Array<number>(train.numClasses).fill(0);
+  for (const y of train.labels) counts[y]++;
+  const nMax = spec.maxPerClass ?? Math.min(...counts);
+  const keep = exponentialProfile(nMax, train.numClasses, IF);
+  const idx = longTailSubset(train.labels, keep, spec.seed ?? 0);
+  return { train: train.subset(idx) as T, imbalanceFactor: IF };
+}
+
+function requireDir(spec: DatasetSpec): string {
+  if (!spec.dataDir) throw new Error(`dataDir: missing: data set kind '${spec.kind}' needs the folder that holds its files`);
+  return resolve(spec.dataDir);
+}
+
+function finishSplit(name: string, source: string, classNames: string[], train: ImageDataset, test: ImageDataset, spec: DatasetSpec, IF?: number): DataSplit {
+  return { train, test, description: describe(name, source, classNames, train, test, spec.thresholds ?? DEFAULT_THRESHOLDS, IF), inputShape: train.shape };
+}
+
+/** CIFAR-10/100 from the official binary batches, in memory, optionally long-tailed. */
+async function cifarFromBinary(dir: string, classes: 10 | 100, spec: DatasetSpec, defaultIF: number): Promise<DataSplit> {
+  const tr = await readCifarBinary(dir, classes, 'train');
+  const te = await readCifarBinary(dir, classes, 'test');
+  const t = transformOptions('cifar', { normalization: classes === 10 ? NORMALIZATION.cifar10 : NORMALIZATION.cifar100, ...spec.transform });
+  const name = `cifar${classes}`;
+  const full = new MemoryDataset(`${name}/train`, tr.pixels, tr.labels, classes, 32, 32, t);
+  const test = new MemoryDataset(`${name}/test`, te.pixels, te.labels, classes, 32, 32, t);
+  const { train, imbalanceFactor } = makeLongTailed(full, spec, defaultIF);
+  const label = imbalanceFactor === 1 ? name : `${name}-lt`;
+  return finishSplit(label, dir, await readCifarClassNames(dir, classes), train, test, spec, imbalanceFactor);
+}
+
+/** Chooses the transform of a file data set: CIFAR-style for small images (<= 64 px), else 224 crops. */
+async function fileTransform(firstImage: string, spec: DatasetSpec, norm: Normalization): Promise<TransformOptions> {
+  let style: 'cifar' | 'imagenet' = spec.transform?.style ?? 'imagenet';
+  let size = spec.imageSize;
+  if (!spec.transform?.style) {
+    try {
+      const m = await sharp(firstImage).metadata();
+      if (Math.max(m.width ?? 0, m.height ?? 0) <= 64) {
+        style = 'cifar';
+        size ??= Math.max(m.width ?? 32, m.height ?? 32);
+      }
+    } catch {
+      /* undecodable first image: keep the default; the loader reports it */
+    }
+  }
+  return transformOptions(style, { normalization: norm, ...(size ? { size, evalResize: style === 'cifar' ? size : Math.round((size * 256) / 224) } : {}), ...spec.transform });
+}
+
+async function imageFolder(root: string, spec: DatasetSpec, defaultIF: number, norm: Normalization, name: string): Promise<DataSplit> {
+  const trainDir = join(root, spec.trainDir ?? 'train');
+  const testDir = join(root, spec.testDir ?? (existsSync(join(root, 'test')) || !existsSync(join(root, 'val')) ? 'test' : 'val'));
+  const tr = await listImageFolder(trainDir);
+  const te = await listImageFolder(testDir, tr.classNames);
+  const t = await fileTransform(tr.paths[0], spec, norm);
+  const full = new FileDataset(`${name}/train`, tr.paths, tr.labels, tr.classNames.length, t, root);
+  const test = new FileDataset(`${name}/test`, te.paths, te.labels, tr.classNames.length, t, root);
+  const { train, imbalanceFactor } = makeLongTailed(full, spec, defaultIF);
+  return finishSplit(imbalanceFactor === 1 ? name : `${name}-lt`, root, tr.classNames, train, test, spec, imbalanceFactor);
+}
+
+/** Checks that every file exists (optional, `verifyFiles`): one line names the first missing file. */
+async function verifyFiles(ds: FileDataset, listFile: string): Promise<void> {
+  const missing: string[] = [];
+  const step = 64;
+  for (let k = 0; k < ds.paths.length && missing.length < 5; k += step) {
+    await Promise.all(
+      ds.paths.slice(k, k + step).map(async (p) => {
+        try {
+          await stat(p);
+        } catch {
+          missing.push(p);
+        }
+      }),
+    );
+  }
+  if (missing.length) throw new DataFormatError(listFile, `image ${missing[0]}`, `file not found${missing.length > 1 ? ` (and ${missing.length - 1}+ more)` : ''}: expected every listed image to exist`);
+}
 
 /** Opens a data set described by `spec`; validates files on the way (errors name file, line/key, expectation). */
 export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Promise<DataSplit> {
@@ -16,7 +115,67 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Pr
         thresholds: spec.thresholds,
         transform: spec.transform,
       });
+    case 'cifar-binary':
+    case 'cifar10-lt':
+    case 'cifar100-lt': {
+      const lt = spec.kind !== 'cifar-binary';
+      let dir = spec.dataDir ? resolve(spec.dataDir) : undefined;
+      if (spec.kind === 'cifar-binary') {
+        const d = requireDir(spec);
+        const c10 = await findCifarDir(d, 10);
+        const c100 = c10 ? null : await findCifarDir(d, 100);
+        if (!c10 && !c100) throw new DataFormatError(d, '', 'no data_batch_1.bin or train.bin: expected the official CIFAR-10 or CIFAR-100 binary batches');
+        return cifarFromBinary((c10 ?? c100) as string, c10 ? 10 : 100, spec, 1);
+      }
+      const classes = spec.kind === 'cifar10-lt' ? 10 : 100;
+      const norm = classes === 10 ? NORMALIZATION.cifar10 : NORMALIZATION.cifar100;
+      const defaultIF = lt ? 100 : 1;
+      if (!dir && classes === 10 && !spec.download) {
+        // No folder given: the shared CIFAR-10 JPEGs, unpacked once into the cache.
+        dir = (await prepareCifar10Jpeg({ cacheDir: spec.cacheDir, log: opts.log })).value;
+      }
+      if (!dir) dir = join(spec.cacheDir ?? defaultCacheDir(), `cifar${classes}`);
+      const bin = await findCifarDir(dir, classes);
+      if (bin) return cifarFromBinary(bin, classes, spec, defaultIF);
+      if (await isDirectory(join(dir, spec.trainDir ?? 'train'))) return imageFolder(dir, { ...spec, transform: { style: 'cifar', ...spec.transform } }, defaultIF, norm, `cifar${classes}`);
+      if (spec.download) return cifarFromBinary(await downloadCifar(classes, dir, { log: opts.log, signal: opts.signal }), classes, spec, defaultIF);
+      throw new DataFormatError(dir, '', `no CIFAR-${classes} binary batches and no train/<class> folders: expected one of them (or download: true)`);
+    }
+    case 'image-folder':
+      return imageFolder(requireDir(spec), spec, 1, spec.transform?.normalization ?? NORMALIZATION.imagenet, 'image-folder');
+    case 'inat18': {
+      const root = requireDir(spec);
+      const { value: idx, path } = await prepareInat18Index(root, { format: spec.inatFormat, cacheDir: spec.cacheDir ?? join(root, '.cache'), log: opts.log });
+      warnEmptyClasses(idx, path, opts.log);
+      const t = transformOptions('imagenet', { normalization: NORMALIZATION.inat18, ...(spec.imageSize ? { size: spec.imageSize } : {}), ...spec.transform });
+      const K = idx.classNames.length;
+      const train = new FileDataset('inat18/train', idx.train.paths.map((p) => join(root, p)), Int32Array.from(idx.train.labels), K, t, root);
+      const test = new FileDataset('inat18/val', idx.val.paths.map((p) => join(root, p)), Int32Array.from(idx.val.labels), K, t, root);
+      if (spec.verifyFiles) {
+        await verifyFiles(train, 'train annotations');
+        await verifyFiles(test, 'val annotations');
+      }
+      return finishSplit('inat18', root, idx.classNames, train, test, spec);
+    }
+    case 'imagenet-lt': {
+      const root = requireDir(spec);
+      const lists = spec.listDir ? resolve(spec.listDir) : root;
+      const trainFile = join(lists, 'ImageNet_LT_train.txt');
+      const testFile = join(lists, `ImageNet_LT_${spec.testSplit ?? 'test'}.txt`);
+      const tr = await readImageList(trainFile);
+      let K = 0;
+      for (const y of tr.labels) K = Math.max(K, y + 1);
+      const te = await readImageList(testFile, K);
+      const t = transformOptions('imagenet', { normalization: NORMALIZATION.imagenet, ...(spec.imageSize ? { size: spec.imageSize } : {}), ...spec.transform });
+      const train = new FileDataset('imagenet-lt/train', tr.paths.map((p) => join(root, p)), tr.labels, K, t, root);
+      const test = new FileDataset(`imagenet-lt/${spec.testSplit ?? 'test'}`, te.paths.map((p) => join(root, p)), te.labels, K, t, root);
+      if (spec.verifyFiles) {
+        await verifyFiles(train, trainFile);
+        await verifyFiles(test, testFile);
+      }
+      return finishSplit('imagenet-lt', root, Array.from({ length: K }, (_, i) => String(i)), train, test, spec);
+    }
     default:
-      throw new Error(`data set kind = ${JSON.stringify(spec.kind)}: not available yet`);
+      throw new RangeError(`kind = ${JSON.stringify((spec as { kind: unknown }).kind)}: expected one of synthetic, cifar10-lt, cifar100-lt, image-folder, inat18, imagenet-lt, cifar-binary`);
   }
 }

@@ -120,7 +120,12 @@ export interface DatasetSpec {
   inatFormat?: 'json' | 'txt';
   /** inat18 / imagenet-lt: the split used as test ('val' default for inat18, 'test' for imagenet-lt) */
   testSplit?: 'val' | 'test';
-  /** where prepared caches live (default <dataDir>/.cache or $ICCL_DATA_CACHE) */
+  /** inat18 / imagenet-lt: stat every listed image at load and fail on the first missing one (default false:
+   *  missing images are found when decoded, then skipped with a warning or an error under `strict`) */
+  verifyFiles?: boolean;
+  /** imagenet-lt: folder of the ImageNet_LT_*.txt lists (default dataDir) */
+  listDir?: string;
+  /** where prepared caches live (inat18: <dataDir>/.cache; CIFAR-10 unpack: $ICCL_DATA_CACHE or <repo>/.data) */
   cacheDir?: string;
   /** cifar10-lt/cifar100-lt: download the official binary archives when dataDir has none */
   download?: boolean;
