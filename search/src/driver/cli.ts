@@ -86,8 +86,8 @@ async function cmdRun(o: RunOpts): Promise<number> {
   const sampler = makeSampler(s.name, seed, s.options);
   const pruner = makePruner(p.name, p.options);
   const storage = openStorage(o.storage);
-  const tracking = await makeTracking(o.tracking);
   const studyName = o.study ?? `${space.name}${o.configuration ? `-${o.configuration}` : ''}`;
+  const tracking = await makeTracking(o.tracking, undefined, { experimentName: studyName, dir: REPO });
   const nTrials = o.trials ?? space.budget.trials;
   const stop = new AbortController();
   const onSig = () => stop.abort();

@@ -61,19 +61,18 @@ export function makePruner(name: string, options: Record<string, unknown>): Prun
 }
 
 /**
- * `console`, `jsonl:DIR`, `none`, or `mlflow` (the @iccl/mlflow package's backend, loaded only
- * when asked for, so the driver does not depend on it). `custom` lets a caller plug its own.
+ * `console`, `jsonl:DIR`, `none`, or `mlflow[:URI]` (@iccl/mlflow's backend: MLFLOW_TRACKING_URI or
+ * URI, else a local server over sqlite in `dir`; loaded only when asked for). `custom` plugs in any
+ * other TrackingBackend (the driver gives it one parent run per study, one child run per trial).
  */
-export async function makeTracking(spec: string, custom?: TrackingBackend): Promise<TrackingBackend | null> {
+export async function makeTracking(spec: string, custom?: TrackingBackend, opts: { experimentName?: string; dir?: string } = {}): Promise<TrackingBackend | null> {
   if (custom) return custom;
   if (spec === 'none') return null;
   if (spec === 'console') return new ConsoleTrackingBackend();
   if (spec.startsWith('jsonl:')) return new JsonlTrackingBackend(path.resolve(spec.slice(6)));
   if (spec === 'mlflow' || spec.startsWith('mlflow:')) {
-    const m = require('@iccl/mlflow') as Record<string, unknown>;
-    const factory = (m.createMlflowBackend ?? m.mlflowBackend ?? m.createTrackingBackend) as ((o: { uri?: string }) => Promise<TrackingBackend> | TrackingBackend) | undefined;
-    if (typeof factory !== 'function') throw new Error('--tracking mlflow: @iccl/mlflow exports no backend factory (createMlflowBackend) yet');
-    return factory({ uri: spec.startsWith('mlflow:') ? spec.slice(7) : process.env.MLFLOW_TRACKING_URI });
+    const m = require('@iccl/mlflow') as typeof import('@iccl/mlflow');
+    return m.createMlflowBackend({ trackingUri: spec.startsWith('mlflow:') ? spec.slice(7) : undefined, experimentName: opts.experimentName, dir: opts.dir });
   }
-  throw new Error(`--tracking: got "${spec}", expected mlflow, jsonl:DIR, console or none`);
+  throw new Error(`--tracking: got "${spec}", expected mlflow[:URI], jsonl:DIR, console or none`);
 }
