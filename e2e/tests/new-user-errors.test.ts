@@ -1,0 +1,61 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { searchCli } from './support/cli';
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** The last non-empty line of stderr: the one a user reads. */
+const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
+
+describe('errors a new user meets end with one clear message that says what to do', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-errors-'));
+
+  it('no data directory', () => {
+    const r = searchCli(['run', '--space', 'inat18', '--storage', 'memory', '--tracking', 'none', '--no-report']);
+    expect(r.status).not.toBe(0);
+    expect(lastLine(r.stderr)).toMatch(/^error: inat18: data not found .*train2018\.json.*pass --data-dir DIR/);
+  });
+
+  it('a wrong layout (an image folder where iNaturalist annotations are expected)', () => {
+    const dir = path.join(tmp, 'image-folder');
+    fs.mkdirSync(path.join(dir, 'cat'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'cat', '0.jpg'), 'not really');
+    const r = searchCli(['run', '--space', 'inat18', '--data-dir', dir, '--storage', 'memory', '--tracking', 'none', '--no-report']);
+    expect(r.status).not.toBe(0);
+    expect(lastLine(r.stderr)).toContain(`data not found in ${dir}: expected train2018.json or iNaturalist18_train.txt`);
+  });
+
+  it('an unreachable tracking server', async () => {
+    const port = await closedPort();
+    const r = searchCli(['run', '--space', 'demo', '--configuration', 'smoke', '--storage', 'memory', '--tracking', `mlflow:http://127.0.0.1:${port}`, '--no-report']);
+    expect(r.status).not.toBe(0);
+    const line = lastLine(r.stderr);
+    expect(line).toContain(`cannot reach http://127.0.0.1:${port}`);
+    expect(line).toMatch(/MLFLOW_TRACKING_URI/);
+  });
+
+  it('a GPU requested where there is none', () => {
+    if (fs.existsSync('/dev/nvidia0')) return; // a GPU machine cannot show this error
+    const r = searchCli(['run', '--space', 'demo', '--configuration', 'smoke', '--storage', 'memory', '--tracking', 'none', '--device', 'gpu', '--no-report']);
+    expect(r.status).not.toBe(0);
+    expect(lastLine(r.stderr)).toBe('error: device gpu: no CUDA device found (no /dev/nvidia0); use --device cpu or auto on this machine');
+  });
+
+  it('a study name that exists with another search space', () => {
+    const journal = `journal:${path.join(tmp, 'studies.journal')}`;
+    const first = searchCli(['run', '--space', 'toy', '--study', 'shared-name', '--trials', '1', '--storage', journal, '--tracking', 'none', '--no-report']);
+    expect(first.status).toBe(0);
+    const r = searchCli(['run', '--space', 'demo', '--study', 'shared-name', '--trials', '1', '--storage', journal, '--tracking', 'none', '--no-report']);
+    expect(r.status).not.toBe(0);
+    expect(lastLine(r.stderr)).toMatch(/^error: study "shared-name" .*(another|different) search space.*--study/);
+  });
+});
