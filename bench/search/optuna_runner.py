@@ -52,12 +52,38 @@ def overhead(job):
     return res
 
 
+def multiobjective(job):
+    """Hypervolume of the Pareto front after n trials, per seed, for NSGA-II and MOTPE (TPE with 2 objectives)."""
+    import numpy as np
+    from optuna._hypervolume import compute_hypervolume
+
+    def obj(t):
+        x = [t.suggest_float(f'x{i}', -2, 3) for i in range(3)]
+        return sum(v * v for v in x), sum((v - 1) ** 2 for v in x)
+
+    out = []
+    for seed in job['seeds']:
+        if job['sampler'] == 'nsga2':
+            sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=job['population'])
+        elif job['sampler'] == 'tpe':
+            sampler = optuna.samplers.TPESampler(seed=seed)
+        else:
+            sampler = optuna.samplers.RandomSampler(seed=seed)
+        study = optuna.create_study(directions=['minimize', 'minimize'], sampler=sampler)
+        study.optimize(obj, n_trials=job['trials'])
+        front = np.array([t.values for t in study.best_trials])
+        out.append(float(compute_hypervolume(front, np.array(job['ref'], dtype=float))))
+    return out
+
+
 def main():
     job = json.load(sys.stdin)
     if job['kind'] == 'check':
         print(json.dumps([evaluate(job['fn'], p) for p in job['points']]))
     elif job['kind'] == 'efficiency':
         print(json.dumps(efficiency(job)))
+    elif job['kind'] == 'multiobjective':
+        print(json.dumps(multiobjective(job)))
     elif job['kind'] == 'overhead':
         print(json.dumps(overhead(job)))
 
