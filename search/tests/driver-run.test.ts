@@ -60,6 +60,7 @@ describe('runStudy (trial processes, journal storage)', () => {
     const [ok] = byMode('ok');
     expect(ok.state).toBe(TrialState.COMPLETE);
     expect(ok.values).toEqual([0]);
+    // the result's metrics over the last report's
     expect(ok.userAttrs.metrics).toEqual({ loss: 0, 'eval/many': 0.9, 'eval/medium': 0.6, 'eval/few': 0.2 });
     expect([...ok.intermediateValues.entries()]).toEqual([
       [1, 1],

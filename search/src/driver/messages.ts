@@ -16,6 +16,8 @@ export type TrackCall =
 
 /** Trial process -> parent. */
 export type FromChild =
+  /** Plugin loaded and parameters valid: training starts now (the trial time limit starts here). */
+  | { type: 'started' }
   | { type: 'report'; seq: number; step: number; metrics: Record<string, number> }
   | ({ type: 'track' } & TrackCall)
   | { type: 'done'; metrics: Record<string, number>; objective?: number; artifacts?: string[] }

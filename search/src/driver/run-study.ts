@@ -56,6 +56,8 @@ export interface RunStudyOptions {
   tracking?: TrackingBackend | null;
   /** Seconds between heartbeats of running trials; a trial silent for 4x this is taken as dead. */
   heartbeatSeconds?: number;
+  /** Seconds a trial process may take to load its plugin (default 300). */
+  startupSeconds?: number;
   /** Ms a trial gets to stop after an abort before it is killed. */
   abortGraceMs?: number;
   onEvent?: (e: TrialEvent) => void;
@@ -130,6 +132,7 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   const retries = o.retries ?? 1;
   const hb = o.heartbeatSeconds ?? 15;
   const grace = o.abortGraceMs ?? 10_000;
+  const startupS = o.startupSeconds ?? 300;
   const emit = o.onEvent ?? (() => {});
   const space = o.space;
   const pruner = space.directions.length > 1 ? new NopPruner() : o.pruner;
@@ -255,6 +258,9 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
       tracker.logParams(flat);
     }
 
+    // Metrics of the latest report: a trainer may name its final metrics differently from its
+    // reports (e.g. `top1` vs `eval/top1`); objectives are looked up in the result first, then here.
+    let lastReported: Record<string, number> = {};
     type Outcome = { kind: 'done' | 'pruned' | 'failed' | 'crashed' | 'timeout' | 'interrupted'; msg?: FromChild; reason?: string };
     const outcome = await new Promise<Outcome>((resolve) => {
       let settled = false;
@@ -277,10 +283,16 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
         killer = setTimeout(() => child.kill('SIGKILL'), grace);
       };
       running.set(t.trialId, { child, abort });
-      const timer = o.trialTimeout ? setTimeout(() => abort(`trial time limit of ${o.trialTimeout}s exceeded`, 'timeout'), o.trialTimeout * 1000) : undefined;
+      // Start-up (tsx, loading the plugin and TensorFlow) has its own limit; the trial's starts with training.
+      let timer: NodeJS.Timeout | undefined = setTimeout(() => abort(`trial process did not start within ${startupS}s`, 'timeout'), startupS * 1000);
       const trackQueue: Promise<void>[] = [];
+      lastReported = {};
       child.on('message', (m: FromChild) => {
-        if (m.type === 'report') {
+        if (m.type === 'started') {
+          clearTimeout(timer);
+          timer = o.trialTimeout ? setTimeout(() => abort(`trial time limit of ${o.trialTimeout}s exceeded`, 'timeout'), o.trialTimeout * 1000) : undefined;
+        } else if (m.type === 'report') {
+          lastReported = { ...lastReported, ...m.metrics };
           void (async () => {
             let prune = false;
             let error: string | undefined;
@@ -325,11 +337,12 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
     try {
       if (outcome.kind === 'done' && outcome.msg?.type === 'done') {
         const m = outcome.msg;
-        await storage.setTrialUserAttr(t.trialId, 'metrics', m.metrics);
-        const values = space.objectiveMetrics.map((name, i) => (name in m.metrics ? m.metrics[name] : i === 0 && space.objectiveMetrics.length === 1 ? m.objective : undefined));
+        const metrics = { ...lastReported, ...m.metrics };
+        await storage.setTrialUserAttr(t.trialId, 'metrics', metrics);
+        const values = space.objectiveMetrics.map((name, i) => (name in metrics ? metrics[name] : i === 0 && space.objectiveMetrics.length === 1 ? m.objective : undefined));
         const missing = space.objectiveMetrics.filter((_n, i) => values[i] === undefined);
         if (missing.length) {
-          reason = `the trainer's result has no metric ${missing.join(', ')} (it has: ${Object.keys(m.metrics).join(', ') || 'none'})`;
+          reason = `the trainer's result has no metric ${missing.join(', ')} (it has: ${Object.keys(metrics).join(', ') || 'none'})`;
           await storage.setTrialSystemAttr(t.trialId, ATTR.failReason, reason);
           await study.tell(t.number, { state: TrialState.FAIL });
         } else {

@@ -48,6 +48,7 @@ async function run(start: Extract<ToChild, { type: 'start' }>): Promise<void> {
     const raw = { ...start.params };
     if ('device' in plugin.params && raw.device === undefined) raw.device = start.device;
     const params = validateParams(plugin.params, raw);
+    await send({ type: 'started' });
     const ctx: TrialContext = {
       trialId: `${start.studyName}#${start.number}`,
       workDir: start.workDir,
