@@ -1,1 +1,41 @@
-export {};
+import { definePlugin } from '@iccl/trainer-api';
+import { runTwoStage } from '@iccl/longtail';
+import { IcclMethod } from './method';
+import { ICCL_PARAMS, icclOnly } from './params';
+
+export { iccLoss } from './loss';
+export { CentroidBank } from './centroids';
+export { IcclMethod, type IcclOptions } from './method';
+export { ICCL_PARAMS, icclOnly, type IcclParams } from './params';
+
+/** ICCL: interpolative centroid contrastive representation learning, then cRT (two stages). */
+export const plugin = definePlugin({
+  name: 'iccl',
+  version: '0.1.0',
+  description: 'Interpolative centroid contrastive learning (stage 1) + classifier re-training (stage 2) for long-tailed classification',
+  params: ICCL_PARAMS,
+  train: (p, ctx) =>
+    runTwoStage({
+      trainer: 'iccl',
+      params: p,
+      methodParams: icclOnly(p),
+      ctx,
+      makeMethod: (net, data) =>
+        new IcclMethod(net, data, {
+          alpha: p.alpha,
+          tau: p.tau,
+          centroidMomentum: p.centroidMomentum,
+          samplerRatio: p.samplerRatio,
+          wIcc: p.wIcc,
+          wCe: p.wCe,
+          wMix: p.wMix,
+          projDim: p.projDim,
+          iccWarmupEpochs: p.iccWarmupEpochs,
+          centroidSource: p.centroidSource as 'agnostic' | 'both',
+          lambdaPerBatch: p.lambdaPerBatch,
+          seed: p.seed,
+          batchSize: p.batchSize,
+          workers: p.workers,
+        }),
+    }),
+});

@@ -1,4 +1,4 @@
-export { tfx } from './tf';
+export { tfx, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Scalar, type Variable, type NamedTensorMap } from './tf';
 export { VariableStore, type NamedVariable, type VarRole } from './store';
 export { BatchNorm, Conv2d, GroupedConv2d, Linear, InitSeeds, commitUpdates, discardUpdates, inferencePass, trainingPass, type Pass } from './layers';
 export type { Backbone } from './backbone';

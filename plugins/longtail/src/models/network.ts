@@ -7,7 +7,7 @@ import { VariableStore } from './store';
 import { type Tensor2D, type Tensor4D } from './tf';
 
 /** Names accepted by `model` parameters. CIFAR ResNets are `resnet<6n+2>`. */
-export const MODEL_NAMES = ['small-cnn', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'resnet50', 'resnext50'] as const;
+export const MODEL_NAMES = ['small-cnn', 'resnet8', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'resnet50', 'resnext50'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export interface NetworkSpec {

@@ -1,6 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tfx, type NamedTensorMap, type Tensor } from './tf';
+import { tfx, type Tensor } from './tf';
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+}
 
 /**
  * Saves named tensors in the TensorFlow.js weights format: `model.json` with a `weightsManifest`
@@ -9,14 +15,22 @@ import { tfx, type NamedTensorMap, type Tensor } from './tf';
  */
 export async function saveTensors(dir: string, tensors: { name: string; tensor: Tensor }[], metadata: Record<string, unknown> = {}): Promise<void> {
   const tf = tfx();
-  const map: NamedTensorMap = {};
-  for (const t of tensors) map[t.name] = t.tensor;
-  const { data, specs } = await tf.io.encodeWeights(map);
+  // Encoded by hand (same layout as tf.io.encodeWeights: little-endian values back to back) because
+  // encodeWeights type-checks arrays with instanceof, which fails across realms (e.g. under jest).
+  const specs: WeightSpec[] = [];
+  const chunks: Buffer[] = [];
+  for (const { name, tensor } of tensors) {
+    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`saveTensors: ${name} has dtype ${tensor.dtype}, expected float32 or int32`);
+    const values = tensor.dataSync();
+    chunks.push(Buffer.from(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)));
+    specs.push({ name, shape: tensor.shape, dtype: tensor.dtype });
+  }
+  const data = Buffer.concat(chunks);
   const parent = path.dirname(path.resolve(dir));
   await fs.promises.mkdir(parent, { recursive: true });
   const tmp = `${path.resolve(dir)}.tmp-${process.pid}-${Date.now()}`;
   await fs.promises.mkdir(tmp, { recursive: true });
-  await fs.promises.writeFile(path.join(tmp, 'weights.bin'), Buffer.from(data as ArrayBuffer));
+  await fs.promises.writeFile(path.join(tmp, 'weights.bin'), data);
   const modelJson = {
     format: 'iccl-weights',
     generatedBy: `TensorFlow.js ${tf.version.tfjs}`,
@@ -42,7 +56,7 @@ export async function loadTensors(dir: string): Promise<LoadedTensors> {
   const tf = tfx();
   const file = path.join(dir, 'model.json');
   let json: {
-    weightsManifest?: { paths: string[]; weights: Parameters<typeof tf.io.decodeWeights>[1] }[];
+    weightsManifest?: { paths: string[]; weights: WeightSpec[] }[];
     userDefinedMetadata?: Record<string, unknown>;
   };
   try {
@@ -54,9 +68,17 @@ export async function loadTensors(dir: string): Promise<LoadedTensors> {
   for (const group of json.weightsManifest ?? []) {
     const buffers = await Promise.all(group.paths.map((p) => fs.promises.readFile(path.join(dir, p))));
     const all = Buffer.concat(buffers);
-    const ab = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
-    const decoded = tf.io.decodeWeights(ab, group.weights);
-    for (const [k, v] of Object.entries(decoded)) tensors.set(k, v);
+    let offset = 0;
+    for (const spec of group.weights) {
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      if (spec.dtype !== 'float32' && spec.dtype !== 'int32') throw new Error(`${file}: weight "${spec.name}" has dtype ${spec.dtype}, expected float32 or int32`);
+      if (offset + 4 * n > all.byteLength) throw new Error(`${file}: weights file too short for "${spec.name}" (truncated checkpoint?)`);
+      const bytes = new Uint8Array(4 * n);
+      bytes.set(all.subarray(offset, offset + 4 * n));
+      const values = spec.dtype === 'float32' ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer);
+      tensors.set(spec.name, tf.tensor(values, spec.shape, spec.dtype));
+      offset += 4 * n;
+    }
   }
   return { tensors, metadata: json.userDefinedMetadata ?? {} };
 }

@@ -1,0 +1,185 @@
+import {
+  ProjectionHead,
+  VariableStore,
+  crossEntropy,
+  inferencePass,
+  interpolate,
+  makeLoader,
+  makeSampler,
+  mixedTargets,
+  sampleLambdas,
+  seedFrom,
+  softCrossEntropy,
+  tfx,
+  type DataSplit,
+  type DeviceBatch,
+  type MethodLoss,
+  type Network,
+  type Pass,
+  type Scalar,
+  type Stage1Method,
+  type StepInfo,
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor4D,
+} from '@iccl/longtail';
+import { CentroidBank } from './centroids';
+import { iccLoss } from './loss';
+
+export interface IcclOptions {
+  alpha: number;
+  tau: number;
+  centroidMomentum: number;
+  samplerRatio: number;
+  wIcc: number;
+  wCe: number;
+  wMix: number;
+  projDim: number;
+  iccWarmupEpochs: number;
+  centroidSource: 'agnostic' | 'both';
+  lambdaPerBatch: boolean;
+  seed: number;
+  batchSize: number;
+  workers: number;
+}
+
+/**
+ * ICCL stage 1 (ICCL.md): batch A from the class-agnostic (instance) sampler, batch B from the
+ * class-aware sampler; x~ = lam x_a + (1 - lam) x_b; loss w_ce CE(A) + w_mix mixed CE(x~) + w_icc L_icc.
+ * A, x~ (and B when centroids come from both batches) go through the network as ONE batch (ours:
+ * batch norm sees all of them together, and it is one forward pass instead of two).
+ */
+export class IcclMethod implements Stage1Method {
+  readonly name = 'iccl';
+  readonly primarySampler = 'instance' as const;
+  readonly secondSampler: { kind: 'class-aware'; samplerRatio: number };
+  readonly store = new VariableStore();
+  readonly head: ProjectionHead;
+  readonly centroids: CentroidBank;
+  /** centroids hold class means and the ICC loss may run */
+  private ready = false;
+  private pending: { z: Tensor; labels: Int32Array } | null = null;
+  private readonly numClasses: number;
+
+  constructor(
+    net: Network,
+    private readonly data: DataSplit | null,
+    private readonly o: IcclOptions,
+  ) {
+    this.numClasses = net.numClasses;
+    this.secondSampler = { kind: 'class-aware', samplerRatio: o.samplerRatio };
+    this.head = new ProjectionHead(this.store.scope('proj'), net.featureDim, o.projDim, seedFrom(o.seed, 21));
+    this.centroids = new CentroidBank(this.store, net.numClasses, o.projDim, seedFrom(o.seed, 22));
+  }
+
+  private active(epoch: number): boolean {
+    return this.ready && epoch >= this.o.iccWarmupEpochs && this.o.wIcc > 0;
+  }
+
+  async beforeEpoch(epoch: number, net: Network): Promise<void> {
+    if (!this.ready && this.o.iccWarmupEpochs === 0) await this.meansByPass(net);
+    // Exact class means over the last warm-up epoch, accumulated during training (no extra pass).
+    else if (!this.ready && epoch === this.o.iccWarmupEpochs - 1) this.centroids.beginMeans();
+  }
+
+  afterEpoch(epoch: number): void {
+    if (!this.ready && this.centroids.accumulating && epoch === this.o.iccWarmupEpochs - 1) {
+      this.centroids.finishMeans();
+      this.ready = true;
+    }
+  }
+
+  /** iccWarmupEpochs = 0: centroids are the class means of one inference pass over the training set. */
+  private async meansByPass(net: Network): Promise<void> {
+    const tf = tfx();
+    if (!this.data) throw new Error('ICCL with iccWarmupEpochs = 0 needs the data split to compute the initial centroids');
+    const ds = this.data.train;
+    const sampler = makeSampler('instance', ds.labels, ds.numClasses, { seed: this.o.seed });
+    this.centroids.beginMeans();
+    for await (const b of makeLoader(ds, sampler, { batchSize: this.o.batchSize, epoch: 0, train: false, seed: this.o.seed, workers: this.o.workers })) {
+      if (b.n === 0) continue;
+      const z = tf.tidy(() => this.head.apply(net.features(tf.tensor4d(b.x, [b.n, ...b.shape]) as Tensor4D, inferencePass())));
+      this.centroids.accumulate((await z.data()) as Float32Array, b.y.subarray(0, b.n));
+      z.dispose();
+    }
+    this.centroids.finishMeans();
+    this.ready = true;
+  }
+
+  loss(net: Network, a: DeviceBatch, b: DeviceBatch | null, pass: Pass, info: StepInfo): MethodLoss {
+    if (!b) throw new Error('ICCL needs the class-aware batch');
+    const tf = tfx();
+    const m = Math.min(a.n, b.n);
+    const lamValues = sampleLambdas(info.rng, m, this.o.alpha, this.o.lambdaPerBatch);
+    const lam = tf.tensor1d(lamValues);
+    const xa = m === a.n ? a.x : (tf.slice(a.x, 0, m) as Tensor4D);
+    const xb = m === b.n ? b.x : (tf.slice(b.x, 0, m) as Tensor4D);
+    const ya = tf.slice(a.y, 0, m) as Tensor1D;
+    const yb = tf.slice(b.y, 0, m) as Tensor1D;
+    const xMix = interpolate(xa, xb, lam);
+    const both = this.o.centroidSource === 'both';
+    const h = net.features(tf.concat(both ? [a.x, xMix, b.x] : [a.x, xMix], 0) as Tensor4D, pass);
+    const hA = tf.slice(h, [0, 0], [a.n, -1]) as Tensor2D;
+    const hM = tf.slice(h, [a.n, 0], [m, -1]) as Tensor2D;
+    const terms: Record<string, Scalar> = {};
+    let total = tf.scalar(0) as Scalar;
+    if (this.o.wCe > 0) {
+      terms.ce = crossEntropy(net.classifier.apply(hA), a.y, this.numClasses);
+      total = tf.add(total, tf.mul(terms.ce, this.o.wCe)) as Scalar;
+    }
+    const targets = mixedTargets(ya, yb, lam, this.numClasses);
+    if (this.o.wMix > 0) {
+      terms.mix = softCrossEntropy(net.classifier.apply(hM), targets);
+      total = tf.add(total, tf.mul(terms.mix, this.o.wMix)) as Scalar;
+    }
+    const epoch = info.epoch;
+    const needZ = this.active(epoch) || this.centroids.accumulating;
+    if (needZ) {
+      const z = this.head.apply(h);
+      if (this.active(epoch)) {
+        const zM = tf.slice(z, [a.n, 0], [m, -1]) as Tensor2D;
+        terms.icc = iccLoss(zM, this.centroids.tensor, ya, yb, lam, this.o.tau);
+        total = tf.add(total, tf.mul(terms.icc, this.o.wIcc)) as Scalar;
+      }
+      // Non-interpolated embeddings, read after the step to move the centroids (a stop-gradient:
+      // they are plain numbers by then).
+      const zA = tf.slice(z, [0, 0], [a.n, -1]);
+      const src = both ? tf.concat([zA, tf.slice(z, [a.n + m, 0], [b.n, -1])], 0) : zA;
+      const labels = both ? concatLabels(a.labels, b.labels) : a.labels;
+      this.pending = { z: tf.keep(src), labels };
+    }
+    return { total, terms };
+  }
+
+  afterStep(info: StepInfo): void {
+    if (!this.pending) return;
+    const z = this.pending.z.dataSync() as Float32Array;
+    if (this.centroids.accumulating) this.centroids.accumulate(z, this.pending.labels);
+    else if (this.active(info.epoch)) this.centroids.update(z, this.pending.labels, this.o.centroidMomentum);
+    this.pending.z.dispose();
+    this.pending = null;
+  }
+
+  state(): Record<string, unknown> {
+    return { ready: this.ready };
+  }
+
+  loadState(state: Record<string, unknown>): void {
+    this.ready = state.ready === true;
+    this.centroids.syncFromDevice();
+  }
+
+  dispose(): void {
+    this.pending?.z.dispose();
+    this.pending = null;
+    this.store.dispose();
+  }
+}
+
+function concatLabels(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,68 @@
+import type { ParamSchema, ParamValues } from '@iccl/trainer-api';
+import { COMMON_PARAMS } from '@iccl/longtail';
+
+/**
+ * ICCL's parameters. Those marked "(ours)" are choices the paper does not fix (ICCL.md): they are
+ * parameters with a default, not hidden constants.
+ */
+export const ICCL_PARAMS = {
+  ...COMMON_PARAMS,
+  crtEpochs: { ...COMMON_PARAMS.crtEpochs, default: 10, description: 'stage-2 cRT epochs (ICCL is a two-stage method; 0 skips stage 2)' },
+  alpha: { type: 'float', default: 1, min: 0, description: 'interpolation alpha: lam ~ Beta(alpha, alpha); 0 disables mixing (lam = 1)' },
+  tau: { type: 'float', default: 0.1, min: 1e-4, log: true, description: 'temperature of the centroid contrastive softmax, s = z.C^T / tau' },
+  centroidMomentum: {
+    type: 'float',
+    default: 0.9,
+    min: 0,
+    max: 1,
+    description: '(ours) EMA momentum m of the centroids: c_y <- normalize(m c_y + (1 - m) z_i) per non-interpolated sample',
+  },
+  samplerRatio: {
+    type: 'float',
+    default: 0.5,
+    min: 0,
+    max: 1,
+    description: '(ours) class-aware sampler: probability that a draw is class-balanced (else instance-balanced); 1 = fully class-balanced',
+  },
+  wIcc: { type: 'float', default: 1, min: 0, description: '(ours) weight of the ICC loss; 0 switches it off' },
+  wCe: { type: 'float', default: 1, min: 0, description: '(ours) weight of plain cross-entropy on the class-agnostic batch; 0 switches it off' },
+  wMix: {
+    type: 'float',
+    default: 1,
+    min: 0,
+    description: '(ours) weight of the interpolated cross-entropy lam CE(g(h~), ya) + (1 - lam) CE(g(h~), yb); 0 switches it off',
+  },
+  projDim: { type: 'int', default: 128, min: 2, description: 'output dimension d of the projection head (MLP dim(h) -> dim(h) -> d, L2-normalised)' },
+  iccWarmupEpochs: {
+    type: 'int',
+    default: 1,
+    min: 0,
+    description: '(ours) epochs before the ICC loss starts; centroids are then set to the exact class means of the last warm-up epoch (0: one inference pass before training)',
+  },
+  centroidSource: {
+    type: 'categorical',
+    default: 'agnostic',
+    choices: ['agnostic', 'both'],
+    description: '(ours) which non-interpolated samples feed the centroids: the class-agnostic batch, or both batches',
+  },
+  lambdaPerBatch: { type: 'bool', default: false, description: '(ours) one lam per batch instead of one per sample' },
+} satisfies ParamSchema;
+
+export type IcclParams = ParamValues<typeof ICCL_PARAMS>;
+
+/** The ICCL-only part of a parameter set (logged and fingerprinted next to the common ones). */
+export function icclOnly(p: IcclParams): Record<string, string | number | boolean> {
+  return {
+    alpha: p.alpha,
+    tau: p.tau,
+    centroidMomentum: p.centroidMomentum,
+    samplerRatio: p.samplerRatio,
+    wIcc: p.wIcc,
+    wCe: p.wCe,
+    wMix: p.wMix,
+    projDim: p.projDim,
+    iccWarmupEpochs: p.iccWarmupEpochs,
+    centroidSource: p.centroidSource,
+    lambdaPerBatch: p.lambdaPerBatch,
+  };
+}

@@ -1,0 +1,89 @@
+import * as path from 'node:path';
+import { loadTf } from '@iccl/tf-backend';
+import { TrialPruned, validateParams } from '@iccl/trainer-api';
+import { CHECKPOINT_DIR, loadTensors, readCheckpoint } from '@iccl/longtail';
+import { testContext, TINY } from '../../longtail/tests/train-helpers';
+import { plugin } from '../src';
+
+const tf = loadTf('cpu');
+// End-to-end runs train real (small) networks on a shared 2-core machine.
+jest.setTimeout(180_000);
+
+async function weights(dir: string): Promise<Map<string, Float32Array>> {
+  const { tensors } = await loadTensors(dir);
+  const out = new Map<string, Float32Array>();
+  for (const [k, t] of tensors) {
+    out.set(k, t.dataSync() as Float32Array);
+    t.dispose();
+  }
+  return out;
+}
+
+describe('ICCL end to end on the synthetic set (native backend)', () => {
+  it('trains: losses fall, the ICC loss runs after warm-up, accuracy is well above chance after cRT', async () => {
+    const ctx = testContext();
+    const p = validateParams(plugin.params, { ...TINY, epochs: 8, crtEpochs: 1, evalEvery: 4 });
+    const counts: number[] = [];
+    const orig = ctx.report.bind(ctx);
+    ctx.report = async (step, m) => {
+      counts.push(tf.memory().numTensors);
+      return orig(step, m);
+    };
+    const r = await plugin.train(p, ctx);
+    const loss = ctx.tracker.series('train/loss');
+    const mix = ctx.tracker.series('train/loss_mix');
+    const ce = ctx.tracker.series('train/loss_ce');
+    const icc = ctx.tracker.series('train/loss_icc');
+    // 8 stage-1 epochs + 1 cRT epoch; the ICC loss is off during the 1 warm-up epoch.
+    expect(loss).toHaveLength(9);
+    expect(icc).toHaveLength(7);
+    expect(ce[7]).toBeLessThan(ce[0] * 0.85);
+    expect(mix[7]).toBeLessThan(mix[0]);
+    expect(icc[6]).toBeLessThan(icc[0]);
+    expect(loss[7]).toBeLessThan(loss[1]);
+    // 4 classes: chance is 0.25.
+    expect(r.metrics.top1).toBeGreaterThan(0.45);
+    expect(r.metrics.few).toBeGreaterThan(0);
+    expect(new Set(counts.slice(0, 2)).size).toBe(1);
+    expect(ctx.tracker.params.tau).toBe(0.1);
+    expect(ctx.tracker.params.centroidSource).toBe('agnostic');
+  });
+
+  it('resumes with centroids, heads and optimiser state: same weights as an uninterrupted run', async () => {
+    const p = validateParams(plugin.params, { ...TINY, epochs: 3, crtEpochs: 0, maxStepsPerEpoch: 3, centroidSource: 'both' });
+    const full = testContext();
+    await plugin.train(p, full);
+    const cut = testContext(undefined, (step) => {
+      if (step === 2) throw new TrialPruned(step);
+    });
+    await expect(plugin.train(p, cut)).rejects.toBeInstanceOf(TrialPruned);
+    const ck = await readCheckpoint(cut.workDir);
+    expect(ck!.meta.methodState).toEqual({ ready: true });
+    expect(ck!.tensors.has('centroids')).toBe(true);
+    expect(ck!.tensors.has('proj/fc1/kernel')).toBe(true);
+    tf.dispose([...ck!.tensors.values()]);
+    const resumed = testContext(cut.workDir);
+    await plugin.train(p, resumed);
+    expect(resumed.tracker.metrics.map((m) => m.step)).toEqual([3]);
+    const a = await weights(path.join(full.workDir, CHECKPOINT_DIR));
+    const b = await weights(path.join(resumed.workDir, CHECKPOINT_DIR));
+    for (const [k, v] of a) {
+      const w = b.get(k)!;
+      expect(w).toBeDefined();
+      v.forEach((x, i) => expect(Math.abs(x - w[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(x))));
+    }
+    expect(resumed.tracker.metrics[0].metrics['train/loss_icc']).toBeCloseTo(full.tracker.metrics[2].metrics['train/loss_icc'], 5);
+  });
+
+  it('iccWarmupEpochs = 0 initialises centroids by one pass and runs the ICC loss from the first epoch', async () => {
+    const ctx = testContext();
+    const p = validateParams(plugin.params, { ...TINY, epochs: 1, crtEpochs: 0, maxStepsPerEpoch: 2, iccWarmupEpochs: 0, lambdaPerBatch: true });
+    await plugin.train(p, ctx);
+    expect(ctx.tracker.series('train/loss_icc')).toHaveLength(1);
+  });
+
+  it('rejects an unknown or out-of-range ICCL parameter with one line naming it', () => {
+    expect(() => validateParams(plugin.params, { tau: 0 })).toThrow(/parameter "tau": got 0, expected a finite number >= 0.0001/);
+    expect(() => validateParams(plugin.params, { centroidSource: 'all' })).toThrow(/parameter "centroidSource": got "all", expected one of "agnostic", "both"/);
+  });
+});

@@ -1,0 +1,35 @@
+import type { Network } from '../models/network';
+import { inferencePass } from '../models/layers';
+import { tfx, type Tensor4D } from '../models/tf';
+import { makeLoader } from '../data/loader';
+import type { DataSplit } from '../data/types';
+import { shotAccuracy, type ShotAccuracy } from '../eval/shot-accuracy';
+import { makeSampler } from '../samplers/make-sampler';
+
+/** Top-1 and Many/Medium/Few of `net` on the test split (inference-mode batch norm, no augmentation). */
+export async function evaluate(
+  net: Network,
+  data: DataSplit,
+  opts: { batchSize: number; seed: number; workers?: number; signal?: AbortSignal },
+): Promise<ShotAccuracy> {
+  const tf = tfx();
+  const ds = data.test;
+  const sampler = makeSampler('instance', ds.labels, ds.numClasses, { seed: opts.seed });
+  const loader = makeLoader(ds, sampler, { batchSize: opts.batchSize, epoch: 0, train: false, seed: opts.seed, workers: opts.workers, signal: opts.signal });
+  const pred = new Int32Array(ds.size);
+  const labels = new Int32Array(ds.size);
+  let k = 0;
+  for await (const b of loader) {
+    if (b.n === 0) continue;
+    const p = tf.tidy(() => {
+      const x = tf.tensor4d(b.x, [b.n, ...b.shape]) as Tensor4D;
+      return tf.argMax(net.logits(x, inferencePass()), 1);
+    });
+    const values = (await p.data()) as Int32Array;
+    p.dispose();
+    pred.set(values, k);
+    labels.set(b.y.subarray(0, b.n), k);
+    k += b.n;
+  }
+  return shotAccuracy(pred.subarray(0, k), labels.subarray(0, k), data.description.trainCounts, data.description.thresholds);
+}

@@ -1,0 +1,10 @@
+export { Rng, seedFrom } from './random';
+export { COMMON_PARAMS, type CommonParams } from './params';
+export type { DeviceBatch, MethodLoss, Stage1Method, StepInfo } from './method';
+export { sampleLambdas, interpolate } from './interpolate';
+export { evaluate } from './evaluate';
+export { objectiveValue, type ObjectiveKind } from './objective';
+export { CHECKPOINT_DIR, readCheckpoint, saveCheckpoint, restoreVariables, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint';
+export { runTwoStage, datasetSpec, type TwoStageOptions } from './loop';
+export { readProtocol, PROTOCOLS_DIR, type Protocol } from './protocol';
+export { stage1Step, type StepOutcome } from './step';

@@ -1,0 +1,55 @@
+import type { Network } from '../models/network';
+import type { Pass } from '../models/layers';
+import type { VariableStore } from '../models/store';
+import type { Scalar, Tensor1D, Tensor4D } from '../models/tf';
+import type { SamplerKind } from '../samplers/sampler';
+import type { Rng } from './random';
+
+/** One batch on the device: images NHWC and int32 labels. */
+export interface DeviceBatch {
+  x: Tensor4D;
+  y: Tensor1D;
+  /** labels on the host, for bookkeeping without a read-back */
+  labels: Int32Array;
+  n: number;
+}
+
+export interface StepInfo {
+  /** stage-1 epoch (0-based) and step within it */
+  epoch: number;
+  step: number;
+  /** per-epoch generator: mixing coefficients, permutations (reproducible on resume) */
+  rng: Rng;
+}
+
+export interface MethodLoss {
+  total: Scalar;
+  /** named terms for logging ('ce', 'mix', 'icc' become train/loss_ce, ...); scalars of the same tape */
+  terms: Record<string, Scalar>;
+}
+
+/**
+ * A stage-1 method as a strategy of the shared two-stage loop: cross-entropy, mixup and ICCL differ
+ * only here. The loop owns data, network, optimiser, schedule, checkpoints, evaluation and stage 2.
+ */
+export interface Stage1Method {
+  readonly name: string;
+  /** the sampler of batch A (instance-balanced for all methods here) */
+  readonly primarySampler: SamplerKind;
+  /** the sampler of a second batch B drawn in parallel, or null for single-batch methods */
+  readonly secondSampler: { kind: SamplerKind; samplerRatio?: number } | null;
+  /** method-owned variables (heads, centroids): trained ones join the optimiser, all are checkpointed */
+  readonly store: VariableStore | null;
+  /** called before each stage-1 epoch (ICCL: start or finish its centroid warm-up) */
+  beforeEpoch?(epoch: number, net: Network): Promise<void>;
+  /** the loss of one step, built inside the gradient tape */
+  loss(net: Network, a: DeviceBatch, b: DeviceBatch | null, pass: Pass, info: StepInfo): MethodLoss;
+  /** after the optimiser step, outside the tape (ICCL: centroid EMA) */
+  afterStep?(info: StepInfo): void;
+  /** after each stage-1 epoch */
+  afterEpoch?(epoch: number): void;
+  /** JSON state for checkpoints (variables in `store` are saved separately) */
+  state?(): Record<string, unknown>;
+  loadState?(state: Record<string, unknown>): void;
+  dispose(): void;
+}
