@@ -266,3 +266,17 @@ describe('TPESampler', () => {
     expect(x).toBeLessThanOrEqual(1);
   });
 });
+
+describe('one sampler instance across two studies', () => {
+  it('the joint search space is recomputed for the second study', async () => {
+    const sampler = new TPESampler({ seed: 1, nStartupTrials: 3 });
+    const a = await createStudy({ sampler, pruner: new NopPruner() });
+    await a.optimize(async (t) => (await t.suggestFloat('x', 0, 1)) + (await t.suggestFloat('y', 0, 1)), { nTrials: 6 });
+    const b = await createStudy({ sampler, pruner: new NopPruner() });
+    await b.optimize(async (t) => (await t.suggestFloat('u', 0, 1)) ** 2 + (await t.suggestFloat('v', 0, 1)) ** 2, { nTrials: 6 });
+    // With a stale space ({x, y}) the relative draw for study b would be empty and every trial
+    // would record a 'tpe:relative_params' of x and y; with the right one it holds u and v.
+    const last = (await b.getTrials()).at(-1)!;
+    expect(Object.keys(last.systemAttrs['tpe:relative_params'] as object).sort()).toEqual(['u', 'v']);
+  });
+});

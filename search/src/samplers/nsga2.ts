@@ -75,7 +75,7 @@ export class NSGAIISampler implements Sampler {
 
   async inferRelativeSearchSpace(study: Study): Promise<Record<string, Distribution>> {
     const out: Record<string, Distribution> = {};
-    for (const [name, d] of Object.entries(this.space.calculate(await study.getTrials({ useCache: true })))) {
+    for (const [name, d] of Object.entries(this.space.calculate(await study.getTrials({ useCache: true }), `${study.studyId}:${study.studyName}`))) {
       const single = d.kind === 'categorical' ? d.choices.length === 1 : d.low === d.high;
       if (!single) out[name] = d;
     }

@@ -26,6 +26,7 @@ export class QMCSampler implements Sampler {
   private readonly scramble: boolean;
   private readonly independent: Sampler;
   private space: Record<string, Distribution> | null = null;
+  private spaceStudy: string | null = null;
   private sequence: SobolSequence | null = null;
 
   constructor(opts: QMCSamplerOptions = {}) {
@@ -40,7 +41,8 @@ export class QMCSampler implements Sampler {
   }
 
   async inferRelativeSearchSpace(study: Study): Promise<Record<string, Distribution>> {
-    if (this.space) return this.space;
+    const key = `${study.studyId}:${study.studyName}`;
+    if (this.space && this.spaceStudy === key) return this.space;
     const complete = await study.getTrials({ states: [TrialState.COMPLETE], useCache: true });
     if (complete.length === 0) return {};
     const first = complete[0];
@@ -51,6 +53,7 @@ export class QMCSampler implements Sampler {
       if (!single) space[name] = d;
     }
     this.space = space;
+    this.spaceStudy = key;
     return space;
   }
 

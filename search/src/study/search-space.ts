@@ -9,10 +9,17 @@ import { TrialState, type FrozenTrial } from './trial-types';
 export class IntersectionSearchSpace {
   private space: Record<string, Distribution> | null = null;
   private seen = new Set<number>();
+  private studyKey: string | number | null = null;
 
   constructor(private readonly includePruned = false) {}
 
-  calculate(trials: readonly FrozenTrial[]): Record<string, Distribution> {
+  /** `studyKey` (e.g. the study id) resets the incremental state when one sampler serves another study. */
+  calculate(trials: readonly FrozenTrial[], studyKey: string | number | null = null): Record<string, Distribution> {
+    if (studyKey !== this.studyKey) {
+      this.studyKey = studyKey;
+      this.space = null;
+      this.seen = new Set();
+    }
     for (const t of trials) {
       const ok = t.state === TrialState.COMPLETE || (this.includePruned && t.state === TrialState.PRUNED);
       if (!ok || this.seen.has(t.number)) continue;

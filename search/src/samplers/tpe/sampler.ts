@@ -89,7 +89,7 @@ export class TPESampler implements Sampler {
     if (!this.multivariate(study)) return {};
     const trials = await study.getTrials({ useCache: true });
     const out: Record<string, Distribution> = {};
-    for (const [name, d] of Object.entries(this.space.calculate(trials))) {
+    for (const [name, d] of Object.entries(this.space.calculate(trials, `${study.studyId}:${study.studyName}`))) {
       const single = d.kind === 'categorical' ? d.choices.length === 1 : d.low === d.high;
       if (!single) out[name] = d;
     }
