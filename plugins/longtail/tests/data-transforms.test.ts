@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeFile, padCropFlip, randomResizedCropBox, resizeShorter, transformOptions } from '../src/data/transforms';
+import { decodeFile, finish, padCropFlip, randomResizedCropBox, resizeShorter, transformOptions } from '../src/data/transforms';
 import { rngFor } from '../src/data/rng';
 
 const dir = mkdtempSync(join(tmpdir(), 'lt-tf-'));
@@ -141,5 +141,20 @@ describe('geometry', () => {
       [0, 3, 2],
       [0, 13, 12],
     ]);
+  });
+});
+
+describe('normalisation', () => {
+  test('the lookup-table path equals (v/255 - mean)/std; the jitter path with j=0-like factors agrees', () => {
+    const t = transformOptions('imagenet', {});
+    const px = Uint8Array.from({ length: 768 }, (_, i) => i % 256);
+    const x = finish(px, t, () => 0.5, true);
+    for (let i = 0; i < px.length; i++) {
+      const c = i % 3;
+      expect(x[i]).toBeCloseTo((px[i] / 255 - t.normalization.mean[c]) / t.normalization.std[c], 5);
+    }
+    // jitter on with every factor drawn as exactly 1 (rng 0.5): same numbers through the float path
+    const y = finish(px, { ...t, colorJitter: 0.4 }, () => 0.5, true);
+    for (let i = 0; i < px.length; i++) expect(y[i]).toBeCloseTo(x[i], 5);
   });
 });

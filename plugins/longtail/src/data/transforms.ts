@@ -144,12 +144,36 @@ export function normalizeInPlace(x: Float32Array, n: Normalization): void {
   }
 }
 
+/**
+ * One 256-entry table per channel mapping a byte straight to (v/255 - mean)/std: the no-jitter path is then
+ * one table lookup per value (this conversion, not decoding, dominated the per-image cost before).
+ */
+const lutCache = new WeakMap<Normalization, Float32Array[]>();
+function normalizationLut(n: Normalization): Float32Array[] {
+  let l = lutCache.get(n);
+  if (!l) {
+    l = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v / 255 - n.mean[c]) / n.std[c]));
+    lutCache.set(n, l);
+  }
+  return l;
+}
+
 /** The float output of uint8 HWC pixels after jitter (train only) and normalisation. */
 export function finish(pixels: Uint8Array | Buffer, t: TransformOptions, rng: () => number, train: boolean): Float32Array {
-  const x = toUnit(pixels);
-  if (train) colorJitterInPlace(x, t.colorJitter, rng);
-  normalizeInPlace(x, t.normalization);
-  return x;
+  if (train && t.colorJitter > 0) {
+    const x = toUnit(pixels);
+    colorJitterInPlace(x, t.colorJitter, rng);
+    normalizeInPlace(x, t.normalization);
+    return x;
+  }
+  const [l0, l1, l2] = normalizationLut(t.normalization);
+  const out = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i += 3) {
+    out[i] = l0[pixels[i]];
+    out[i + 1] = l1[pixels[i + 1]];
+    out[i + 2] = l2[pixels[i + 2]];
+  }
+  return out;
 }
 
 /** Transform of an in-memory uint8 HWC image (CIFAR binary, synthetic). */
@@ -182,7 +206,7 @@ function toRgb(data: Buffer, channels: number): Uint8Array {
 
 /**
  * Decodes one image file (JPEG, PNG, ...; grey, CMYK and EXIF-rotated included) to RGB and applies the
- * transform: 'imagenet' = random-resized-crop + flip (train) or resize shorter side to evalResize + centre
+ * transform (bilinear resampling, torchvision's default): 'imagenet' = random-resized-crop + flip (train) or resize shorter side to evalResize + centre
  * crop (eval); 'cifar' = resize to size x size, then pad + random crop + flip (train). Output NHWC float32.
  * Throws ImageDecodeError for missing, truncated or non-image files.
  */
@@ -204,14 +228,14 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
     if (t.style === 'imagenet') {
       if (train) {
         const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
-        img = img.extract(box).resize(size, size, { fit: 'fill' });
+        img = img.extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
         if (t.flip && rng() < 0.5) img = img.flop();
       } else {
         const [w, h] = resizeShorter(W, H, t.evalResize);
-        img = img.resize(w, h, { fit: 'fill' }).extract({ left: Math.floor((w - size) / 2), top: Math.floor((h - size) / 2), width: size, height: size });
+        img = img.resize(w, h, { fit: 'fill', kernel: 'linear' }).extract({ left: Math.floor((w - size) / 2), top: Math.floor((h - size) / 2), width: size, height: size });
       }
     } else if (W !== size || H !== size) {
-      img = img.resize(size, size, { fit: 'fill' });
+      img = img.resize(size, size, { fit: 'fill', kernel: 'linear' });
     }
     const { data, info } = await img.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
     let px = toRgb(data, info.channels);
