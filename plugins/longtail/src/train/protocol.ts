@@ -6,11 +6,12 @@ export const PROTOCOLS_DIR = path.resolve(__dirname, '../../../../configs');
 
 /**
  * A training protocol: fixed parameter values (data, network, epochs, batch, schedule, decay) that a
- * search space or a plain run starts from; searched parameters override them.
+ * search space or a plain run starts from; searched parameters override them. The file is a flat
+ * JSON object of parameters (what search spaces' `protocol` field reads); its name is the file's.
  */
 export interface Protocol {
   name: string;
-  description: string;
+  file: string;
   params: Record<string, string | number | boolean>;
 }
 
@@ -23,12 +24,9 @@ export function readProtocol(nameOrPath: string): Protocol {
   } catch (e) {
     throw new Error(`${file}: cannot read protocol (${(e as Error).message.split('\n')[0]})`);
   }
-  const o = raw as Partial<Protocol>;
-  if (typeof o?.name !== 'string') throw new Error(`${file}: field "name": expected a string`);
-  if (typeof o.description !== 'string') throw new Error(`${file}: field "description": expected a string`);
-  if (!o.params || typeof o.params !== 'object' || Array.isArray(o.params)) throw new Error(`${file}: field "params": expected an object of parameter values`);
-  for (const [k, v] of Object.entries(o.params)) {
-    if (!['string', 'number', 'boolean'].includes(typeof v)) throw new Error(`${file}: field "params.${k}": got ${JSON.stringify(v)}, expected a string, number or boolean`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: expected a JSON object of parameter values`);
+  for (const [k, v] of Object.entries(raw)) {
+    if (!['string', 'number', 'boolean'].includes(typeof v)) throw new Error(`${file}: field "${k}": got ${JSON.stringify(v)}, expected a string, number or boolean`);
   }
-  return { name: o.name, description: o.description, params: o.params };
+  return { name: path.basename(file, '.json'), file, params: raw as Record<string, string | number | boolean> };
 }
