@@ -137,6 +137,15 @@ describe('CLI driver', () => {
     const journal = `journal:${path.join(dir, 's.journal')}`;
     const a = writeSpace(dir, { fixed: { epochs: 1, logDir: dir } });
     expect((await cli(['run', '--space', a, '--study', 'same', '--trials', '1', '--no-report', ...common(dir, journal)]).done).code).toBe(0);
+    // list and report on that storage
+    const list = cli(['list', '--storage', journal]);
+    let out = '';
+    list.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    expect((await list.done).code).toBe(0);
+    expect(out).toBe('same\tminimize\t1 trials (1 complete, 0 pruned, 0 failed, 0 running, 0 waiting)\n');
+    expect((await cli(['report', '--study', 'same', '--storage', journal, '--out', path.join(dir, 'rep')]).done).code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'rep', 'index.html'), 'utf8')).toContain('<h1>Study same</h1>');
+    expect(fs.readFileSync(path.join(dir, 'rep', 'trials.csv'), 'utf8').trim().split('\n').length).toBe(2);
     const b = writeSpace(dir, { fixed: { epochs: 1, logDir: dir }, params: { x: { type: 'float', low: 0, high: 1 } } });
     const r = await cli(['run', '--space', b, '--study', 'same', '--trials', '1', '--no-report', ...common(dir, journal)]).done;
     expect(r.code).toBe(1);

@@ -46,7 +46,7 @@ export interface RunStudyOptions {
   workers: number;
   /** Seconds per trial (null: none). */
   trialTimeout?: number | null;
-  /** Seconds: no trial starts after this. */
+  /** Seconds: no trial starts after this (running ones finish); 0: none starts. null: no limit. */
   studyTimeout?: number | null;
   /** Retries of a trial lost to a crash, a kill or a dead worker. */
   retries?: number;
@@ -219,7 +219,7 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   const launch = (): Promise<FrozenTrial | null> => {
     const p = launchLock.then(async () => {
       if (stopping) return null;
-      if (o.studyTimeout && (Date.now() - started) / 1000 >= o.studyTimeout) return null;
+      if (o.studyTimeout !== null && o.studyTimeout !== undefined && (Date.now() - started) / 1000 >= o.studyTimeout) return null;
       const all = await storage.getAllTrials(study.studyId);
       const hasWaiting = all.some((t) => t.state === TrialState.WAITING);
       if (!hasWaiting && planned(all) >= o.nTrials) return null;
