@@ -156,14 +156,14 @@ describe('CLI driver', () => {
     expect(bad.stderr.trim()).toBe(`error: ${path.join(dir, 'nope.json')}: search-space file not found (also looked in ${path.join(REPO, 'search-spaces')})`);
   }, 60_000);
 
-  it('shares one PostgreSQL study between two driver processes as if on two hosts', async () => {
-    const dir = tmpDir('pg2');
-    const url = await freshPgDatabase('drivers');
+  it.each(['postgresql', 'journal'])('shares one study between two driver processes (%s; as if on two hosts for PostgreSQL)', async (kind) => {
+    const dir = tmpDir('two');
+    const url = kind === 'postgresql' ? await freshPgDatabase('drivers') : `journal:${path.join(dir, 's.journal')}`;
     const space = writeSpace(dir, { fixed: { epochs: 2, sleepMs: 50, logDir: dir, mode: 'ok' } });
     const args = ['run', '--space', space, '--study', 'shared', '--trials', '12', '--workers', '2', '--no-report', ...common(dir, url)];
     const [a, b] = await Promise.all([cli(args).done, cli(args).done]);
     expect([a.code, b.code]).toEqual([0, 0]);
-    const s = new PostgresStorage(url);
+    const s = kind === 'postgresql' ? new PostgresStorage(url) : new JournalStorage(url.slice('journal:'.length));
     const trials = await trialsOf(s, 'shared');
     // The budget check and the create are not one transaction across hosts: at most
     // (processes x workers - 1) extra trials may start. Every one of them runs exactly once.
