@@ -8,6 +8,7 @@ export { Study, type TellResult, type OptimizeOptions, type Objective, type GetT
 export { createStudy, loadStudy, parseDirection, type CreateStudyOptions, type LoadStudyOptions, type DirectionLike } from './study/create';
 export { dominates, nonDominatedRanks, paretoFront, hypervolume, toMinimization } from './study/pareto';
 export { IntersectionSearchSpace } from './study/search-space';
+export { GroupDecomposedSearchSpace } from './study/group-search-space';
 export { InMemoryStorage } from './storages/memory';
 export type { Sampler } from './samplers/base';
 export { RandomSampler } from './samplers/random';

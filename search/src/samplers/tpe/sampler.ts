@@ -1,5 +1,6 @@
 import { toInternal, type Distribution, type ParamValue } from '../../study/distributions';
 import { Rng } from '../../study/rng';
+import { GroupDecomposedSearchSpace } from '../../study/group-search-space';
 import { IntersectionSearchSpace } from '../../study/search-space';
 import type { Study } from '../../study/study';
 import { TrialState, type FrozenTrial } from '../../study/trial-types';
@@ -29,6 +30,11 @@ export interface TPESamplerOptions {
   considerEndpoints?: boolean;
   /** Model the parameters jointly. Default: true for one objective, false for several (as Optuna 5). */
   multivariate?: boolean;
+  /**
+   * Multivariate over groups of parameters that always appear together (conditional search spaces),
+   * instead of only over the parameters every trial has. Needs multivariate. Default false.
+   */
+  group?: boolean;
   /** Count RUNNING trials as bad so parallel workers spread out. Default true (as Optuna 5). */
   constantLiar?: boolean;
   /** Draws the start-up trials. Default: RandomSampler with the same seed; a QMCSampler is another choice. */
@@ -51,6 +57,9 @@ export class TPESampler implements Sampler {
   private readonly multivariateOpt: boolean | undefined;
   private readonly constantLiar: boolean;
   private readonly space = new IntersectionSearchSpace(true);
+  private readonly group: boolean;
+  private readonly groupSpace = new GroupDecomposedSearchSpace(true);
+  private groups: Record<string, Distribution>[] = [];
 
   constructor(opts: TPESamplerOptions = {}) {
     this.rng = new Rng(opts.seed);
@@ -69,6 +78,8 @@ export class TPESampler implements Sampler {
     if (!(this.pe.priorWeight >= 0)) throw new Error(`TPESampler: priorWeight must be >= 0, got ${this.pe.priorWeight}`);
     this.multivariateOpt = opts.multivariate;
     this.constantLiar = opts.constantLiar ?? true;
+    this.group = opts.group ?? false;
+    if (this.group && this.multivariateOpt === false) throw new Error('TPESampler: group=true needs multivariate (leave multivariate unset or true)');
   }
 
   reseedRng(): void {
@@ -77,7 +88,7 @@ export class TPESampler implements Sampler {
   }
 
   private multivariate(study: Study): boolean {
-    return this.multivariateOpt ?? !study.isMultiObjective;
+    return this.multivariateOpt ?? (this.group || !study.isMultiObjective);
   }
 
   private async nFinished(study: Study): Promise<number> {
@@ -88,8 +99,19 @@ export class TPESampler implements Sampler {
     if ((await this.nFinished(study)) < this.nStartupTrials) return this.startup.inferRelativeSearchSpace(study, trial);
     if (!this.multivariate(study)) return {};
     const trials = await study.getTrials({ useCache: true });
+    const key = `${study.studyId}:${study.studyName}`;
     const out: Record<string, Distribution> = {};
-    for (const [name, d] of Object.entries(this.space.calculate(trials, `${study.studyId}:${study.studyName}`))) {
+    if (this.group) {
+      this.groups = this.groupSpace.calculate(trials, key);
+      for (const g of this.groups) {
+        for (const [name, d] of Object.entries(g)) {
+          const single = d.kind === 'categorical' ? d.choices.length === 1 : d.low === d.high;
+          if (!single) out[name] = d;
+        }
+      }
+      return out;
+    }
+    for (const [name, d] of Object.entries(this.space.calculate(trials, key))) {
       const single = d.kind === 'categorical' ? d.choices.length === 1 : d.low === d.high;
       if (!single) out[name] = d;
     }
@@ -99,11 +121,21 @@ export class TPESampler implements Sampler {
   async sampleRelative(study: Study, trial: FrozenTrial, searchSpace: Record<string, Distribution>): Promise<Record<string, number>> {
     if (Object.keys(searchSpace).length === 0) return {};
     if ((await this.nFinished(study)) < this.nStartupTrials) return this.startup.sampleRelative(study, trial, searchSpace);
-    const params = await this.sample(study, trial, searchSpace);
+    let params: Record<string, number> = {};
+    if (this.group) {
+      // One joint draw per group, each fitted on the trials that have that group's parameters.
+      for (const g of this.groups) {
+        const sub: Record<string, Distribution> = {};
+        for (const name of Object.keys(g)) if (name in searchSpace) sub[name] = searchSpace[name];
+        if (Object.keys(sub).length) params = { ...params, ...(await this.sample(study, trial, sub)) };
+      }
+    } else {
+      params = await this.sample(study, trial, searchSpace);
+    }
     if (this.constantLiar) {
       const external: Record<string, ParamValue> = {};
       for (const [name, d] of Object.entries(searchSpace)) {
-        external[name] = d.kind === 'categorical' ? d.choices[params[name]] : params[name];
+        if (name in params) external[name] = d.kind === 'categorical' ? d.choices[params[name]] : params[name];
       }
       await study.storage.setTrialSystemAttr(trial.trialId, TPE_RELATIVE_PARAMS_ATTR, external);
     }
