@@ -2,6 +2,7 @@
  * Real loaders on small fixtures built from the shared CIFAR-10 JPEGs (unpacked once into <repo>/.data,
  * git-ignored, reused when present). The shared archive is required: without it these tests fail.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,23 @@ describe('iNaturalist 2018 format', () => {
     expect(again.cached).toBe(true);
     expect((await loadDataset(spec)).description.digest).toBe(d.description.digest);
   });
+
+  test('prepare CLI builds the index once, the second run reads it', () => {
+    const root = join(work, 'inat-cli');
+    makeInat(root);
+    const cli = join(__dirname, '../src/data/prepare-cli.ts');
+    const tsx = join(__dirname, '../../../node_modules/.bin/tsx');
+    const run = () => execFileSync(tsx, [cli, 'inat18', '--data-dir', root], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    expect(run()).toMatch(/inat18-index-[0-9a-f]{16}\.json\tbuilt\t\d+ ms\t3 classes\t10 train\t6 val/);
+    expect(run()).toMatch(/\tcached\t/);
+    let err = '';
+    try {
+      execFileSync(tsx, [cli, 'inat18'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      err = String((e as { stderr: Buffer }).stderr);
+    }
+    expect(err).toMatch(/prepare: --data-dir: missing/);
+  }, 60000);
 
   test('missing key, unknown category, unannotated image: one line naming file, key and expectation', async () => {
     const root = join(work, 'inat-bad');

@@ -224,7 +224,8 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
     if (!W || !H) throw new Error('no image dimensions');
     const size = t.size;
     // autoOrient applies the EXIF rotation before any extract/resize/flop, whatever the call order.
-    let img = sharp(buf, { failOn: 'warning', autoOrient: true });
+    // sequentialRead: top-to-bottom decoding, measurably faster for JPEG (libvips buffers what a rotation needs)
+    let img = sharp(buf, { failOn: 'warning', autoOrient: true, sequentialRead: true });
     if (t.style === 'imagenet') {
       if (train) {
         const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
