@@ -114,7 +114,12 @@ export class MlflowClient {
     }
     let res;
     try {
-      res = await this.transport({ method, url, headers, body: reqBody, timeoutMs });
+      res = await this.transport({ method, url, headers, body: reqBody, timeoutMs }).catch((e: Error & { cause?: { code?: string } }) => {
+        // A kept-alive socket the server already closed: a GET is safe to send once more at once.
+        const code = e.cause?.code;
+        if (method === 'GET' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) return this.transport({ method, url, headers, body: reqBody, timeoutMs });
+        throw e;
+      });
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } };
       const code = err.cause?.code ?? (err.name === 'TimeoutError' ? 'TIMEOUT' : 'NETWORK_ERROR');
