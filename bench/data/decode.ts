@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 
@@ -125,7 +125,7 @@ async function loaderThroughput(files: string[], workers: number): Promise<numbe
   const md = [
     `### Decode + augmentation, ours (sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}) vs Pillow + torchvision (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `${files.length} JPEGs of ${meta.width}x${meta.height} (CIFAR-10 upscaled, quality 90); ONE core per side (UV_THREADPOOL_SIZE=1 and sharp.concurrency(1) / torch.set_num_threads(1)); images one at a time; best of 3 alternating runs. Anchor: ${versions} (Debian packages). CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores shared with other jobs.`,
+    `${files.length} JPEGs of ${meta.width}x${meta.height} (CIFAR-10 upscaled, quality 90); ONE core per side (UV_THREADPOOL_SIZE=1 and sharp.concurrency(1) / torch.set_num_threads(1)); images one at a time; best of 3 alternating runs. Anchor: ${versions} (Debian packages). CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores shared with other jobs; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (1/5/15 min).`,
     '',
     '| path | ours img/s/core | Pillow+torchvision img/s/core | ratio ours/anchor |',
     '|---|---|---|---|',

@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 
@@ -125,7 +125,7 @@ print(json.dumps({'ms': ms, 'rssMB': resource.getrusage(resource.RUSAGE_SELF).ru
   const md = [
     `### iNaturalist-2018-sized index (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `Generated train2018.json (${mb(join(dir, 'train2018.json'))} MB: 437,513 images, 8,142 classes, 1000..2 per class) and val2018.json (${mb(join(dir, 'val2018.json'))} MB, 3 per class). Each row a fresh process; peak RSS from getrusage. CPU: ${cpus()[0]?.model ?? '?'}, shared.`,
+    `Generated train2018.json (${mb(join(dir, 'train2018.json'))} MB: 437,513 images, 8,142 classes, 1000..2 per class) and val2018.json (${mb(join(dir, 'val2018.json'))} MB, 3 per class). Each row a fresh process; peak RSS from getrusage. CPU: ${cpus()[0]?.model ?? '?'}, shared; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (1/5/15 min).`,
     '',
     '| run | wall s | peak RSS MB | result |',
     '|---|---|---|---|',
