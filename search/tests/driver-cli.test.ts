@@ -85,6 +85,8 @@ describe('CLI driver', () => {
     const second = cli(args);
     const r = await second.done;
     expect(r.code).toBe(0);
+    // 4 starts on 2 workers: at least 2 trials had finished before the kill
+    expect(r.stderr).toMatch(/resuming: [2-7] trial\(s\) already done/);
     const s = new JournalStorage(journal);
     const trials = await trialsOf(s, 'k');
     const final = settled(trials);

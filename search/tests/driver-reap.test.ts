@@ -98,5 +98,10 @@ describe('StudyProgress (plain lines off a TTY)', () => {
     expect(lines[2]).toMatch(/^trial 2 FAIL \(boom\) \| trials 3\/4 done, 0 running, 0 pruned, 1 failed; best 0\.700000; ETA/);
     // a pruned trial's value is not a best value
     expect(lines[3]).toMatch(/^trial 3 PRUNED 0\.9 \| trials 4\/4 done, 0 running, 1 pruned, 1 failed; best 0\.700000; ETA 0s$/);
+    const resumed: string[] = [];
+    const q = new StudyProgress(10, StudyDirection.MINIMIZE, false, (l) => resumed.push(l));
+    q.onEvent({ kind: 'resumed', done: 7 });
+    expect(resumed).toEqual(['resuming: 7 trial(s) already done']);
+    expect(q.line()).toBe('trials 7/10 done, 0 running, 0 pruned, 0 failed; best -; ETA -');
   });
 });

@@ -8,6 +8,8 @@ import type { TrialEvent } from './run-study';
  */
 export class StudyProgress {
   private done = 0;
+  /** Trials done before this run (not counted in the rate). */
+  private resumedAt = 0;
   private running = 0;
   private pruned = 0;
   private failed = 0;
@@ -35,9 +37,9 @@ export class StudyProgress {
 
   /** Seconds left at the current rate (null before the first trial ends). */
   eta(): number | null {
-    const doneHere = this.done;
+    const doneHere = this.done - this.resumedAt;
     if (doneHere === 0) return null;
-    const rate = doneHere / ((Date.now() - this.started) / 1000);
+    const rate = doneHere / Math.max(1e-3, (Date.now() - this.started) / 1000);
     return Math.max(0, (this.total - this.done) / rate);
   }
 
@@ -47,7 +49,11 @@ export class StudyProgress {
   }
 
   onEvent(e: TrialEvent): void {
-    if (e.kind === 'started') this.running++;
+    if (e.kind === 'resumed') {
+      this.done = e.done;
+      this.resumedAt = e.done;
+      if (!this.tty) this.write(`resuming: ${e.done} trial(s) already done`);
+    } else if (e.kind === 'started') this.running++;
     else if (e.kind === 'finished') {
       this.running = Math.max(0, this.running - 1);
       this.done++;

@@ -33,6 +33,8 @@ export type TrialEvent =
   | { kind: 'started'; number: number; params: Record<string, unknown> }
   | { kind: 'finished'; trial: FrozenTrial }
   | { kind: 'reaped'; number: number; reason: string }
+  /** Trials the study already had finished (counted against the budget) when this run began. */
+  | { kind: 'resumed'; done: number }
   | { kind: 'info'; message: string };
 
 export interface RunStudyOptions {
@@ -387,6 +389,10 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
 
   try {
     await reapDead();
+    const before = await storage.getAllTrials(study.studyId);
+    const replaced = new Set(before.map((t) => t.systemAttrs[ATTR.retriedFrom]).filter((n) => n !== undefined));
+    const done = before.filter((t) => isFinished(t.state) && !replaced.has(t.number)).length;
+    if (done > 0) emit({ kind: 'resumed', done });
     await Promise.all(Array.from({ length: o.workers }, slot));
   } finally {
     clearInterval(beat);
