@@ -76,6 +76,25 @@ def multiobjective(job):
     return out
 
 
+def conditional(job):
+    """Best value after n trials on a two-branch conditional objective, TPE with or without group."""
+    import warnings
+    warnings.filterwarnings('ignore')
+
+    def obj(t):
+        kind = t.suggest_categorical('kind', ['a', 'b'])
+        if kind == 'a':
+            return sum((t.suggest_float(f'a{i}', -5, 5) - 1) ** 2 for i in range(3)) + 0.5
+        return sum((t.suggest_float(f'b{i}', -5, 5) + 0.5 * i) ** 2 for i in range(3))
+
+    out = []
+    for seed in job['seeds']:
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True, group=job['group']))
+        study.optimize(obj, n_trials=job['trials'])
+        out.append(study.best_value)
+    return out
+
+
 def main():
     job = json.load(sys.stdin)
     if job['kind'] == 'check':
@@ -84,6 +103,8 @@ def main():
         print(json.dumps(efficiency(job)))
     elif job['kind'] == 'multiobjective':
         print(json.dumps(multiobjective(job)))
+    elif job['kind'] == 'conditional':
+        print(json.dumps(conditional(job)))
     elif job['kind'] == 'overhead':
         print(json.dumps(overhead(job)))
 
