@@ -13,7 +13,7 @@ import {
 } from '../src';
 import { crc32 } from '../src/pruners/crc32';
 import { nanPercentile } from '../src/pruners/percentile';
-import { runPython } from './helpers/python';
+import { runPython } from './samplers-python';
 
 /** Completes one trial per curve (step -> value). */
 async function completeCurves(study: Study, curves: number[][]): Promise<void> {

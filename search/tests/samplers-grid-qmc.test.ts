@@ -1,5 +1,5 @@
 import { createStudy, GridSampler, NopPruner, QMCSampler, Rng, SobolSequence, TPESampler, TrialState } from '../src';
-import { runPython } from './helpers/python';
+import { runPython } from './samplers-python';
 
 describe('GridSampler', () => {
   it('visits every grid point exactly once, then stops optimize()', async () => {

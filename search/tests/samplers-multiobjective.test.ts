@@ -1,7 +1,7 @@
 import { createStudy, dominates, hypervolume, nonDominatedRanks, NopPruner, RandomSampler, TPESampler, toMinimization, type Study } from '../src';
 import { greedyHypervolumeSubset, splitTrials } from '../src/samplers/tpe/split';
 import { TrialState, type FrozenTrial } from '../src';
-import { runPython } from './helpers/python';
+import { runPython } from './samplers-python';
 
 describe('Pareto utilities (hand-checked)', () => {
   it('dominance and non-dominated ranks', () => {

@@ -3,7 +3,7 @@ import { bandwidths, ParzenEstimator } from '../src/samplers/tpe/parzen-estimato
 import { TPESampler } from '../src/samplers/tpe/sampler';
 import { defaultGamma, defaultWeights, prunedScore, splitTrials } from '../src/samplers/tpe/split';
 import { erfc, logGaussMass, logNdtr } from '../src/samplers/tpe/truncnorm';
-import { runPython } from './helpers/python';
+import { runPython } from './samplers-python';
 
 const quadratic = async (t: import('../src').Trial): Promise<number> => {
   const x = await t.suggestFloat('x', -10, 10);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
 /** The pinned venv's python (Optuna, numpy, scipy): the independent reference for numeric tests. */
-export const PYTHON = path.resolve(__dirname, '../../../.venv/bin/python');
+export const PYTHON = path.resolve(__dirname, '../../.venv/bin/python');
 
 /** Runs `script` with `input` as JSON on stdin and parses its JSON stdout. Fails loudly if python is missing. */
 export function runPython<T>(script: string, input: unknown): T {
