@@ -101,6 +101,12 @@ describe('CompiledSpace', () => {
     const plan = c.plan(sampled);
     expect(plan.plugin).toBe('@iccl/baselines#mixup');
     expect(plan.params).toEqual({ epochs: 200, lr: 1e-3, weightDecay: 1e-5, alpha: 0 }); // the selector is not passed on
+    // --set method=ce pins the selector: conditions read the pinned value
+    const ce = new CompiledSpace(s, 'cifar10-lt', { repoRoot: repo, set: { method: 'ce' } });
+    const r2 = recorder();
+    const sampledCe = await ce.suggest(r2);
+    expect(Object.keys(sampledCe).sort()).toEqual(['lr', 'weightDecay']);
+    expect(ce.plan(sampledCe).plugin).toBe('@iccl/baselines#ce');
     const iccl = c.plan({ method: 'iccl', alpha: 0.5 });
     expect(iccl.plugin).toBe('@iccl/iccl');
     expect(iccl.params.method).toBeUndefined();

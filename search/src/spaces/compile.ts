@@ -33,7 +33,8 @@ function ordered(params: Record<string, ParamSpace>, where: string): [string, Pa
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') throw new SearchSpaceError(`${where}: field "params.${name}.when": conditions form a cycle`);
     state.set(name, 'visiting');
-    for (const dep of Object.keys(params[name].when ?? {})) visit(dep);
+    // A condition on a pinned (fixed) parameter is checked against its value, not ordered.
+    for (const dep of Object.keys(params[name].when ?? {})) if (dep in params) visit(dep);
     state.set(name, 'done');
     out.push([name, params[name]]);
   };
