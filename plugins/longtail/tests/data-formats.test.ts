@@ -240,6 +240,10 @@ describe('image folder and CIFAR-10-LT from the shared JPEGs', () => {
     expect(d.description.trainCounts).toEqual([3, 3, 3]);
     expect(d.description.testCounts).toEqual([3, 3, 3]);
     expect(d.inputShape).toEqual([32, 32, 3]); // small images: CIFAR-style transform at their own size
+    // two separate root/<class>/<image> trees given as absolute folders
+    const abs = await loadDataset({ kind: 'image-folder', dataDir: work, trainDir: join(root, 'train'), testDir: join(root, 'val') });
+    expect(abs.description.trainCounts).toEqual([3, 3, 3]);
+    await expect(loadDataset({ kind: 'image-folder', dataDir: join(root, 'train') })).rejects.toThrow(/no train folder: expected dataDir\/train\/<class>\/<image>/);
     mkdirSync(join(root, 'train', 'zebra'));
     await expect(loadDataset({ kind: 'image-folder', dataDir: root })).rejects.toThrow(/train\/zebra: class "zebra" has no images: expected at least one file ending in \.jpg/);
   });

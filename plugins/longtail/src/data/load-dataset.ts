@@ -71,8 +71,12 @@ async function fileTransform(firstImage: string, spec: DatasetSpec, norm: Normal
 }
 
 async function imageFolder(root: string, spec: DatasetSpec, defaultIF: number, norm: Normalization, name: string): Promise<DataSplit> {
-  const trainDir = join(root, spec.trainDir ?? 'train');
-  const testDir = join(root, spec.testDir ?? (existsSync(join(root, 'test')) || !existsSync(join(root, 'val')) ? 'test' : 'val'));
+  // trainDir / testDir are relative to dataDir, or absolute (e.g. two separate root/<class>/<image> trees)
+  const trainDir = resolve(root, spec.trainDir ?? 'train');
+  const testDir = resolve(root, spec.testDir ?? (existsSync(join(root, 'test')) || !existsSync(join(root, 'val')) ? 'test' : 'val'));
+  if (!existsSync(trainDir)) {
+    throw new DataFormatError(root, '', `no ${spec.trainDir ?? 'train'} folder: expected dataDir/train/<class>/<image> and dataDir/test/<class>/<image> (or set trainDir and testDir to two root/<class>/<image> folders)`);
+  }
   const tr = await listImageFolder(trainDir);
   const te = await listImageFolder(testDir, tr.classNames);
   const t = await fileTransform(tr.paths[0], spec, norm);

@@ -113,7 +113,8 @@ export interface DatasetSpec {
   maxPerClass?: number;
   /** synthetic: balanced test images per class (default 100) */
   testPerClass?: number;
-  /** image-folder: names of the split folders (default 'train' and 'test'; 'val' is tried when 'test' is absent) */
+  /** image-folder: the split folders, relative to dataDir or absolute, each root/<class>/<image> (default 'train'
+   *  and 'test'; 'val' is tried when 'test' is absent) */
   trainDir?: string;
   testDir?: string;
   /** inat18: which files to read: COCO JSON ('json', default when present) or the txt lists ('txt') */
