@@ -154,7 +154,9 @@ export function makeLoader(ds: ImageDataset, sampler: Sampler, opts: LoaderOptio
               if (opts.strict) throw new Error(`image ${id} (index ${r.idx[j]}): ${err}`);
               stats.skipped++;
               if (stats.skippedItems.length < 100) stats.skippedItems.push({ id, reason: err });
-              opts.log?.warn(`skipping unreadable image ${id}: ${err}`);
+              // One line per image for the first 20, then a single notice: a broken folder must not flood the log.
+              if (stats.skipped <= 20) opts.log?.warn(`skipping unreadable image ${id}: ${err}`);
+              if (stats.skipped === 20) opts.log?.warn('20 images skipped: further ones are counted in stats() but not logged');
               return;
             }
             x.set(r.x.subarray(j * itemSize, (j + 1) * itemSize), k * itemSize);
