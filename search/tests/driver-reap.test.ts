@@ -61,7 +61,7 @@ describe('dead workers on other hosts (PostgreSQL heartbeats)', () => {
     // The in-memory storage has no heartbeats: a same-host dead pid is what gives the worker away.
     await storage.setTrialSystemAttr(t.trialId, ATTR.host, os.hostname());
     await storage.setTrialSystemAttr(t.trialId, ATTR.pid, 2 ** 22 + 12345); // above pid_max: never alive
-    const r = await runStudy({ studyName: 'l', space, storage, sampler, pruner: new NopPruner(), nTrials: 5, workers: 1, retries: 1, studyTimeout: 0 });
+    const r = await runStudy({ studyName: 'l', space, storage, sampler, pruner: new NopPruner(), nTrials: 5, workers: 1, retries: 1, studyTimeout: 0, runsDir: path.join(dir, 'runs') });
     expect(r.interrupted).toBe(false);
     const trials = await storage.getAllTrials(study.studyId);
     expect(trials.map((x) => TrialState[x.state])).toEqual(['FAIL']); // reaped, no retry (limit 1 reached), no new trial (time is up)

@@ -7,9 +7,17 @@ export const REPO = path.resolve(__dirname, '../..');
 export const PYTHON = path.join(REPO, '.venv/bin/python');
 export const FIXTURES = path.join(__dirname, 'fixtures');
 
+const made: string[] = [];
+/** A fresh folder under the OS temp dir, removed after the test file (kept with ICCL_KEEP_TMP=1). */
 export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `iccl-${prefix}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `iccl-${prefix}-`));
+  made.push(d);
+  return d;
 }
+afterAll(() => {
+  if (process.env.ICCL_KEEP_TMP) return;
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
 
 /** Runs a fixture script with the workspace's Python (where the real optuna is installed). */
 export function python(script: string, args: string[]): string {
