@@ -1,4 +1,4 @@
-import { definePlugin } from '@iccl/trainer-api';
+import { ParamError, definePlugin } from '@iccl/trainer-api';
 import { runTwoStage } from '@iccl/longtail';
 import { IcclMethod } from './method';
 import { ICCL_PARAMS, icclOnly } from './params';
@@ -14,8 +14,11 @@ export const plugin = definePlugin({
   version: '0.1.0',
   description: 'Interpolative centroid contrastive learning (stage 1) + classifier re-training (stage 2) for long-tailed classification',
   params: ICCL_PARAMS,
-  train: (p, ctx) =>
-    runTwoStage({
+  train: async (p, ctx) => {
+    if (p.wCe === 0 && p.wMix === 0 && p.wIcc === 0) {
+      throw new ParamError('wCe, wMix, wIcc', [p.wCe, p.wMix, p.wIcc], 'at least one loss weight > 0');
+    }
+    return runTwoStage({
       trainer: 'iccl',
       params: p,
       methodParams: icclOnly(p),
@@ -37,5 +40,6 @@ export const plugin = definePlugin({
           batchSize: p.batchSize,
           workers: p.workers,
         }),
-    }),
+    });
+  },
 });

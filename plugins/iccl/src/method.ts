@@ -149,6 +149,9 @@ export class IcclMethod implements Stage1Method {
       const labels = both ? concatLabels(a.labels, b.labels) : a.labels;
       this.pending = { z: tf.keep(src), labels };
     }
+    // Warm-up with both classification weights at 0: nothing to learn yet, but the tape needs a path
+    // from the variables to the loss (a zero gradient; weight decay still applies).
+    if (Object.keys(terms).length === 0) total = tf.mul(tf.sum(h), 0) as Scalar;
     return { total, terms };
   }
 

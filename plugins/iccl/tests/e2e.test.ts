@@ -82,6 +82,15 @@ describe('ICCL end to end on the synthetic set (native backend)', () => {
     expect(ctx.tracker.series('train/loss_icc')).toHaveLength(1);
   });
 
+  it('pure ICC (wCe = wMix = 0) trains through the warm-up; all weights 0 is refused', async () => {
+    const ctx = testContext();
+    await plugin.train(validateParams(plugin.params, { ...TINY, epochs: 2, crtEpochs: 0, maxStepsPerEpoch: 2, wCe: 0, wMix: 0 }), ctx);
+    expect(ctx.tracker.series('train/loss_icc')).toHaveLength(1);
+    await expect(plugin.train(validateParams(plugin.params, { ...TINY, wCe: 0, wMix: 0, wIcc: 0 }), testContext())).rejects.toThrow(
+      /parameter "wCe, wMix, wIcc": got \[0,0,0\], expected at least one loss weight > 0/,
+    );
+  });
+
   it('rejects an unknown or out-of-range ICCL parameter with one line naming it', () => {
     expect(() => validateParams(plugin.params, { tau: 0 })).toThrow(/parameter "tau": got 0, expected a finite number >= 0.0001/);
     expect(() => validateParams(plugin.params, { centroidSource: 'all' })).toThrow(/parameter "centroidSource": got "all", expected one of "agnostic", "both"/);

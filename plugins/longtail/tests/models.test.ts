@@ -41,6 +41,10 @@ describe('network sizes (published parameter counts)', () => {
     r50.dispose();
     const rx = buildNetwork({ model: 'resnext50', inputShape: [224, 224, 3], numClasses: 1000, structureOnly: true });
     expect(rx.store.parameterCount()).toBe(25028904);
+    // The grouped convolutions (split, convolve, concatenate) produce the 2048-d pooled feature.
+    const h = tf.tidy(() => rx.features(tf.ones([1, 32, 32, 3]) as import('@tensorflow/tfjs-node').Tensor4D, inferencePass()));
+    expect(h.shape).toEqual([1, 2048]);
+    h.dispose();
     rx.dispose();
   });
   it('rejects a depth that is not 6n+2, naming the value', () => {
