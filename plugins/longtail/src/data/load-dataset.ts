@@ -149,7 +149,7 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Pr
       return imageFolder(requireDir(spec), spec, 1, spec.transform?.normalization ?? NORMALIZATION.imagenet, 'image-folder');
     case 'inat18': {
       const root = requireDir(spec);
-      const { value: idx, path } = await prepareInat18Index(root, { format: spec.inatFormat, cacheDir: spec.cacheDir ?? join(root, '.cache'), log: opts.log });
+      const { value: idx, path } = await prepareInat18Index(root, { format: spec.inatFormat, cacheDir: spec.cacheDir, log: opts.log });
       warnEmptyClasses(idx, path, opts.log);
       const t = transformOptions('imagenet', { normalization: NORMALIZATION.inat18, ...(spec.imageSize ? { size: spec.imageSize } : {}), ...spec.transform });
       const K = idx.classNames.length;

@@ -29,7 +29,7 @@ export async function prepareMain(argv: string[]): Promise<number> {
     if (!dataDir) throw new Error('--data-dir: missing: expected the folder with train2018.json / val2018.json or the iNaturalist18_*.txt lists');
     const format = option(rest, '--format');
     if (format !== undefined && format !== 'json' && format !== 'txt') throw new Error(`--format = ${JSON.stringify(format)}: expected json or txt`);
-    const r = await prepareInat18Index(dataDir, { format, cacheDir: option(rest, '--cache-dir') ?? `${dataDir}/.cache`, log });
+    const r = await prepareInat18Index(dataDir, { format, cacheDir: option(rest, '--cache-dir'), log });
     const v = r.value;
     process.stdout.write(`${r.path}\t${r.cached ? 'cached' : 'built'}\t${Date.now() - t0} ms\t${v.classNames.length} classes\t${v.train.paths.length} train\t${v.val.paths.length} val\n`);
     return 0;

@@ -61,20 +61,34 @@ export async function prepareInat18Index(dataDir: string, opts: { format?: 'json
   if (!format) throw new Error(`${dataDir}: no train2018.json or iNaturalist18_train.txt: expected the iNaturalist 2018 annotation files`);
   const files = format === 'json' ? json : txt;
   for (const f of files) if (!existsSync(f)) throw new Error(`${f}: file not found: expected the iNaturalist 2018 ${format} annotations`);
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const key = await inputsKey(files, `inat18-index-v1-${format}`);
-  const path = join(cacheDir, `inat18-index-${key}.json`);
-  if (existsSync(path)) {
-    const value = JSON.parse(await readFile(path, 'utf8')) as Inat18Index;
-    if (value.version === 1) return { value, path, cached: true };
+  const name = `inat18-index-${key}.json`;
+  // Default: next to the data (<dataDir>/.cache), or the workspace cache when the data folder is read-only.
+  const dirs = opts.cacheDir ? [opts.cacheDir] : [join(dataDir, '.cache'), defaultCacheDir()];
+  for (const d of dirs) {
+    const p = join(d, name);
+    if (existsSync(p)) {
+      const value = JSON.parse(await readFile(p, 'utf8')) as Inat18Index;
+      if (value.version === 1) return { value, path: p, cached: true };
+    }
   }
   opts.log?.info(`building the iNaturalist 2018 index from ${files.join(', ')}`);
   const value = format === 'json' ? await indexInat18Json(files[0], files[1]) : await indexInat18Txt(files[0], files[1]);
-  await mkdir(cacheDir, { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  await rename(tmp, path); // atomic: a concurrent reader sees the whole file or none
-  return { value, path, cached: false };
+  let lastError: Error | null = null;
+  for (const d of dirs) {
+    const path = join(d, name);
+    const tmp = `${path}.${process.pid}.tmp`;
+    try {
+      await mkdir(d, { recursive: true });
+      await writeFile(tmp, JSON.stringify(value));
+      await rename(tmp, path); // atomic: a concurrent reader sees the whole file or none
+      return { value, path, cached: false };
+    } catch (e) {
+      lastError = e as Error;
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+  throw new Error(`cannot write the iNaturalist index into ${dirs.join(' or ')}: ${lastError?.message}; expected a writable cache folder (cacheDir)`);
 }
 
 /**

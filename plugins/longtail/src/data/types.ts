@@ -126,7 +126,7 @@ export interface DatasetSpec {
   verifyFiles?: boolean;
   /** imagenet-lt: folder of the ImageNet_LT_*.txt lists (default dataDir) */
   listDir?: string;
-  /** where prepared caches live (inat18: <dataDir>/.cache; CIFAR-10 unpack: $ICCL_DATA_CACHE or <repo>/.data) */
+  /** where prepared caches live (inat18 index: <dataDir>/.cache, else $ICCL_DATA_CACHE or <repo>/.data when that is read-only; CIFAR-10 unpack: $ICCL_DATA_CACHE or <repo>/.data) */
   cacheDir?: string;
   /** cifar10-lt/cifar100-lt: download the official binary archives when dataDir has none */
   download?: boolean;
