@@ -41,6 +41,8 @@ describe('two-stage loop (through the baseline plugins)', () => {
     expect(ctx.tracker.params.crtEpochs).toBe(1);
     expect(r.metrics.top1).toBeGreaterThanOrEqual(0);
     expect(r.objective).toBe(r.metrics.top1);
+    expect(r.metrics['eval/top1']).toBe(r.metrics.top1);
+    expect(r.metrics['eval/few']).toBe(r.metrics.few);
     const csv = fs.readFileSync(path.join(ctx.workDir, 'per_class_accuracy.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('class,name,group,train_count,test_count,accuracy');
     expect(csv).toHaveLength(5);

@@ -374,7 +374,8 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
       artifacts.push(path.join(modelDir, f));
     }
     const objective = objectiveValue(acc, p.objective as 'top1' | 'few' | 'blend', p.objectiveFewWeight);
-    const metrics = finiteOnly({ top1: acc.top1, many: acc.many, medium: acc.medium, few: acc.few, objective });
+    // Both spellings: short names, and the eval/* names of the learning curves (what search spaces name).
+    const metrics = finiteOnly({ top1: acc.top1, many: acc.many, medium: acc.medium, few: acc.few, objective, ...accMetrics(acc) });
     await ctx.tracker.flush();
     return { metrics, objective, artifacts };
   } finally {
