@@ -1,4 +1,4 @@
-import { loadDataset, makeLoader, type Batch } from '../src/data';
+import { loadDataset, makeLoader, type Batch, type ImageDataset } from '../src/data';
 import { makeSampler } from '../src/samplers';
 import { silentLogger } from '@iccl/trainer-api';
 
@@ -70,5 +70,45 @@ describe('makeLoader on the synthetic set', () => {
     const s = makeSampler('instance', d.train.labels, 10, { seed: 5 });
     expect(() => makeLoader(d.train, s, { batchSize: 0, epoch: 0, train: true, seed: 0 })).toThrow(/batchSize = 0/);
     expect(() => makeLoader(d.train, s, { batchSize: 4, epoch: 0, train: true, seed: 0, workers: -1 })).toThrow(/workers = -1/);
+  });
+});
+
+describe('makeLoader memory bound', () => {
+  /** A data set whose loads resolve only when released, so the test sees how many the loader starts. */
+  function gated(n: number): ImageDataset & { inFlight: number; maxInFlight: number } {
+    const ds = {
+      size: n,
+      numClasses: 2,
+      labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+      shape: [2, 2, 3] as [number, number, number],
+      inFlight: 0,
+      maxInFlight: 0,
+      itemId: (i: number) => `item${i}`,
+      load(_i: number): Promise<Float32Array> {
+        ds.inFlight++;
+        ds.maxInFlight = Math.max(ds.maxInFlight, ds.inFlight);
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            ds.inFlight--;
+            resolve(new Float32Array(12));
+          }, 2),
+        );
+      },
+    };
+    return ds;
+  }
+
+  test.each([0, 1, 3])('at most (prefetch + 1) batches are being loaded (prefetch %i)', async (prefetch) => {
+    const ds = gated(200);
+    const s = makeSampler('instance', ds.labels, 2, { seed: 0 });
+    let batches = 0;
+    for await (const b of makeLoader(ds, s, { batchSize: 8, epoch: 0, train: false, seed: 0, prefetch })) {
+      batches++;
+      expect(b.n).toBe(8);
+      await new Promise((r) => setTimeout(r, 5)); // a slow consumer: the loader must not run ahead unboundedly
+    }
+    expect(batches).toBe(25);
+    expect(ds.maxInFlight).toBeLessThanOrEqual((prefetch + 1) * 8);
+    expect(ds.maxInFlight).toBeGreaterThanOrEqual(8);
   });
 });

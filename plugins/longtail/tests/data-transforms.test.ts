@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeFile, finish, padCropFlip, randomResizedCropBox, resizeShorter, transformOptions } from '../src/data/transforms';
+import { colorJitterInPlace, decodeFile, finish, padCropFlip, randomResizedCropBox, resizeShorter, transformOptions } from '../src/data/transforms';
 import { rngFor } from '../src/data/rng';
 
 const dir = mkdtempSync(join(tmpdir(), 'lt-tf-'));
@@ -156,5 +156,26 @@ describe('normalisation', () => {
     // jitter on with every factor drawn as exactly 1 (rng 0.5): same numbers through the float path
     const y = finish(px, { ...t, colorJitter: 0.4 }, () => 0.5, true);
     for (let i = 0; i < px.length; i++) expect(y[i]).toBeCloseTo(x[i], 5);
+  });
+});
+
+describe('colour jitter', () => {
+  test('matches a float64 reference: brightness, contrast about the mean grey, saturation, clamp', () => {
+    const n = 50;
+    const rng0 = rngFor(3);
+    const x = Float32Array.from({ length: n * 3 }, () => rng0());
+    const draws = [0.9, 0.1, 0.75]; // j = 0.4: b = 1.32, c = 0.68, s = 1.2
+    const y = x.slice();
+    colorJitterInPlace(y, 0.4, () => draws.shift() as number);
+    const [b, c, sat] = [1.32, 0.68, 1.2];
+    const px = Array.from({ length: n }, (_, i) => [x[3 * i] * b, x[3 * i + 1] * b, x[3 * i + 2] * b]);
+    const grey = (p: number[]) => 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    const m = px.reduce((a, p) => a + grey(p), 0) / n;
+    px.forEach((p, i) => {
+      const q = p.map((v) => (v - m) * c + m);
+      const g = grey(q);
+      const r = q.map((v) => Math.min(1, Math.max(0, (v - g) * sat + g)));
+      for (let k = 0; k < 3; k++) expect(y[3 * i + k]).toBeCloseTo(r[k], 5);
+    });
   });
 });
