@@ -1,17 +1,5 @@
+import { nativeBackend } from './native-ops';
 import { tfx, type Tensor, type Tensor1D, type Tensor4D } from './tf';
-
-/** The parts of tfjs-node's backend used to call TensorFlow ops that tfjs does not expose. */
-interface NativeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
-  executeMultipleOutputs(name: string, attrs: { name: string; type: number; value: unknown }[], inputs: Tensor[], n: number): Tensor[];
-}
-
-function nativeBackend(): NativeBackend | null {
-  const tf = tfx();
-  if (tf.getBackend() !== 'tensorflow') return null;
-  const b = tf.backend() as unknown as Partial<NativeBackend>;
-  return typeof b.executeMultipleOutputs === 'function' && b.binding ? (b as NativeBackend) : null;
-}
 
 export interface FusedBnOutput {
   y: Tensor4D;

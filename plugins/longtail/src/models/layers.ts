@@ -1,6 +1,7 @@
 import type { VariableStore } from './store';
 import { Rng } from '../train/random';
 import { fusedBatchNormTraining } from './fused-batch-norm';
+import { nativeGroupedConv2d } from './grouped-conv';
 import { tfx, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from './tf';
 
 /**
@@ -112,9 +113,9 @@ export class Conv2d {
 }
 
 /**
- * Grouped convolution (ResNeXt). TensorFlow.js has no `groups` argument, so the channels are split,
- * convolved per group and concatenated; the weights of all groups live in one kernel variable
- * [k, k, in/groups, out] so that checkpoints look like a grouped conv elsewhere.
+ * Grouped convolution (ResNeXt), kernel [k, k, in/groups, out] as in TensorFlow. On the native
+ * backend one grouped Conv2D (see grouped-conv.ts); elsewhere tfjs has no `groups` argument, so the
+ * channels are split, convolved per group and concatenated (same result, slower).
  */
 export class GroupedConv2d {
   readonly kernel: Variable;
@@ -126,6 +127,8 @@ export class GroupedConv2d {
     readonly size: number,
     readonly stride: number,
     readonly groups: number,
+    /** one native grouped Conv2D when available (false: split / convolve / concatenate in tfjs) */
+    readonly native = true,
   ) {
     if (inChannels % groups !== 0 || outChannels % groups !== 0) {
       throw new Error(`grouped conv: channels ${inChannels}->${outChannels} not divisible by groups ${groups}`);
@@ -141,6 +144,10 @@ export class GroupedConv2d {
   apply(x: Tensor4D): Tensor4D {
     const tf = tfx();
     if (this.groups === 1) return tf.conv2d(x, this.kernel as Tensor4D, this.stride, 'same');
+    if (this.native) {
+      const y = nativeGroupedConv2d(x, this.kernel as Tensor4D, this.stride);
+      if (y) return y;
+    }
     const xs = tf.split(x, this.groups, 3);
     const ks = tf.split(this.kernel as Tensor4D, this.groups, 3);
     const ys = xs.map((xi, i) => tf.conv2d(xi as Tensor4D, ks[i] as Tensor4D, this.stride, 'same'));
