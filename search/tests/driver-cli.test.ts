@@ -70,7 +70,7 @@ async function trialsOf(storage: Storage, study: string): Promise<FrozenTrial[]>
   return storage.getAllTrials(await storage.getStudyIdFromName(study));
 }
 
-const common = (dir: string, storage: string) => ['--storage', storage, '--runs-dir', path.join(dir, 'runs'), '--reports-dir', path.join(dir, 'reports')];
+const common = (dir: string, storage: string) => ['--storage', storage, '--tracking', 'none', '--runs-dir', path.join(dir, 'runs'), '--reports-dir', path.join(dir, 'reports')];
 
 describe('CLI driver', () => {
   it('resumes after the driver is killed with SIGKILL mid-study: no trial lost or duplicated', async () => {

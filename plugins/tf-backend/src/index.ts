@@ -1,2 +1,2 @@
 export { BackendError, DEVICES, parseDevice, cudaDevicePresent, type Device } from './device';
-export { loadTf, backendInfo, backendTags, type Tf, type BackendInfo } from './load';
+export { loadTf, backendInfo, backendTags, assertDeviceAvailable, type Tf, type BackendInfo } from './load';

@@ -88,12 +88,7 @@ export function loadTf(device: Device | string = process.env.ICCL_DEVICE ?? 'aut
     return loaded.tf;
   }
   if (target === 'gpu') {
-    if (!cudaDevicePresent()) {
-      throw new BackendError('device gpu: no CUDA device found (no /dev/nvidia0); use --device cpu or auto on this machine');
-    }
-    if (!packageInstalled('@tensorflow/tfjs-node-gpu')) {
-      throw new BackendError('device gpu: @tensorflow/tfjs-node-gpu is not installed; run `bash tools/setup.sh --gpu` on this CUDA machine');
-    }
+    assertDeviceAvailable('gpu');
     loaded = loadNative('@tensorflow/tfjs-node-gpu', requested);
   } else if (target === 'js') {
     loaded = loadPureJs(requested);
@@ -119,4 +114,17 @@ export function backendTags(): Record<string, string> {
     'tf.tfjs_version': i.tfjsVersion,
     'tf.tensorflow_version': i.tensorflowVersion ?? 'none',
   };
+}
+
+/**
+ * Checks, without loading TensorFlow, that `device` can be had here: for a driver that must refuse a
+ * study up front rather than fail every trial with the same error.
+ */
+export function assertDeviceAvailable(device: Device | string): void {
+  const d = parseDevice(device);
+  if (d !== 'gpu') return;
+  if (!cudaDevicePresent()) throw new BackendError('device gpu: no CUDA device found (no /dev/nvidia0); use --device cpu or auto on this machine');
+  if (!packageInstalled('@tensorflow/tfjs-node-gpu')) {
+    throw new BackendError('device gpu: @tensorflow/tfjs-node-gpu is not installed; run `bash tools/setup.sh --gpu` on this CUDA machine');
+  }
 }

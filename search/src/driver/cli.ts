@@ -14,6 +14,7 @@ import { loadStudy } from '../study/create';
 import { StudyDirection, TrialState } from '../study/trial-types';
 import { RandomSampler } from '../samplers/random';
 import { NopPruner } from '../pruners/nop';
+import { assertDeviceAvailable } from '@iccl/tf-backend';
 import { makePruner, makeSampler, makeTracking, openStorage } from './factories';
 import { StudyProgress } from './progress';
 import { runStudy } from './run-study';
@@ -79,6 +80,7 @@ async function cmdRun(o: RunOpts): Promise<number> {
   const space = loadSearchSpace(o.space, o.configuration, path.join(REPO, 'search-spaces'));
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : space.data?.dir ? path.resolve(REPO, space.data.dir) : undefined;
   checkData(space, dataDir);
+  assertDeviceAvailable(o.device);
   const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: REPO, dataDir });
   const s = o.sampler ? nameAndOptions(o.sampler) : { name: space.sampler.name, options: space.sampler.options };
   const p = o.pruner ? nameAndOptions(o.pruner) : { name: space.pruner.name, options: space.pruner.options };
@@ -123,6 +125,7 @@ async function cmdRun(o: RunOpts): Promise<number> {
       process.stderr.write(`interrupted: run the same command again to resume study "${studyName}"\n`);
       return 130;
     }
+    process.stderr.write(whereToLook(studyName, o.storage, o.tracking));
     return 0;
   } finally {
     progress.stop();
@@ -131,6 +134,21 @@ async function cmdRun(o: RunOpts): Promise<number> {
     await tracking?.close();
     await storage.close();
   }
+}
+
+/** The closing lines: where the study and its runs are, and how to open them. */
+function whereToLook(studyName: string, storage: string, tracking: string): string {
+  const lines = [`study "${studyName}" is in ${storage.startsWith('postgres') ? storage.replace(/:[^:@/]*@/, ':***@') : storage}`];
+  if (storage.startsWith('journal:')) lines.push(`  open it with optuna-dashboard: pip install optuna-dashboard && optuna-dashboard ${storage.slice('journal:'.length)}`);
+  if (tracking === 'mlflow' && !process.env.MLFLOW_TRACKING_URI) {
+    lines.push(`runs: MLflow experiment "${studyName}" in ${path.join(REPO, 'mlflow.db')} (artifacts in ${path.join(REPO, 'mlartifacts')})`);
+    lines.push(`  open them with: cd ${REPO} && .venv/bin/mlflow ui   (then http://127.0.0.1:5000)`);
+  } else if (tracking.startsWith('mlflow')) {
+    lines.push(`runs: MLflow experiment "${studyName}" at ${tracking.startsWith('mlflow:') ? tracking.slice(7) : process.env.MLFLOW_TRACKING_URI}`);
+  } else if (tracking.startsWith('jsonl:')) {
+    lines.push(`runs: JSON-lines files in ${path.resolve(tracking.slice(6))}`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 async function cmdReport(o: { study: string; storage: string; out?: string }): Promise<number> {
@@ -183,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--device <d>', 'TensorFlow device').choices(['auto', 'cpu', 'gpu', 'js']).default('auto'))
     .option('--sampler <spec>', 'sampler: random, tpe, grid, sobol, nsga2 (options: tpe:seed=3)')
     .option('--pruner <spec>', 'pruner: median, percentile, nop, ... (options: median:nWarmupSteps=2)')
-    .option('--tracking <spec>', 'mlflow, jsonl:DIR, console or none', 'none')
+    .option('--tracking <spec>', 'mlflow[:URI] (MLFLOW_TRACKING_URI, else a local server on ./mlflow.db), jsonl:DIR, console or none', process.env.ICCL_TRACKING ?? 'mlflow')
     .option('--set <key=value>', 'pin a parameter (repeatable)', parseSet, {})
     .option('--runs-dir <dir>', 'where trial work dirs go (<dir>/<study>/trial-N)', 'runs')
     .option('--reports-dir <dir>', 'where the report goes (<dir>/<study>/index.html)')
