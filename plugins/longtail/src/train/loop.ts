@@ -118,7 +118,13 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
 
   fs.mkdirSync(ctx.workDir, { recursive: true });
   const net = buildNetwork({ model: p.model, inputShape: data.inputShape, numClasses: d.numClasses, seed: seedFrom(p.seed, STREAM.init), width: p.width });
-  const method = o.makeMethod(net, data);
+  let method: Stage1Method;
+  try {
+    method = o.makeMethod(net, data);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
   const allVars = (): NamedVariable[] => [...net.store.list(), ...(method.store?.list() ?? [])];
   const fp = fingerprint(o.trainer, p, o.methodParams);
   const ckptDir = path.join(ctx.workDir, 'checkpoint');
