@@ -22,7 +22,7 @@ describe('errors a new user meets end with one clear message that says what to d
   it('no data directory', () => {
     const r = searchCli(['run', '--space', 'inat18', '--storage', 'memory', '--tracking', 'none', '--no-report']);
     expect(r.status).not.toBe(0);
-    expect(lastLine(r.stderr)).toMatch(/^error: inat18: data not found .*train2018\.json.*pass --data-dir DIR/);
+    expect(lastLine(r.stderr)).toMatch(/^error: inat18: no --data-dir given: expected train2018\.json.*pass --data-dir DIR. Download iNaturalist 2018/);
   });
 
   it('a wrong layout (an image folder where iNaturalist annotations are expected)', () => {

@@ -137,6 +137,7 @@ export function checkData(space: SearchSpaceFile, dataDir?: string): void {
   const missing = d.expects.filter((f) => !f.split('|').some((alt) => fs.existsSync(path.join(dir, alt))));
   if (missing.length) {
     const show = (fs_: string[]) => fs_.map((f) => f.split('|').join(' or ')).join(', ');
-    throw new SearchSpaceError(`${space.name}: data not found in ${dir}: expected ${show(d.expects)} (missing ${show(missing)}); pass --data-dir DIR${d.hint ? `. ${d.hint}` : ''}`);
+    const where = dataDir === undefined && d.dir === undefined ? 'no --data-dir given' : `data not found in ${dir}`;
+    throw new SearchSpaceError(`${space.name}: ${where}: expected ${show(d.expects)} (missing ${show(missing)}); pass --data-dir DIR${d.hint ? `. ${d.hint}` : ''}`);
   }
 }
