@@ -78,22 +78,17 @@ export class IcclMethod implements Stage1Method {
   }
 
   async beforeEpoch(epoch: number, net: Network): Promise<void> {
-    if (!this.ready && this.o.iccWarmupEpochs === 0) await this.meansByPass(net);
-    // Exact class means over the last warm-up epoch, accumulated during training (no extra pass).
-    else if (!this.ready && epoch === this.o.iccWarmupEpochs - 1) this.centroids.beginMeans();
+    // The ICC loss starts at epoch iccWarmupEpochs, with centroids set to exact class means.
+    if (!this.ready && epoch >= this.o.iccWarmupEpochs && this.o.wIcc > 0) await this.meansByPass(net);
   }
 
-  afterEpoch(epoch: number): void {
-    if (!this.ready && this.centroids.accumulating && epoch === this.o.iccWarmupEpochs - 1) {
-      this.centroids.finishMeans();
-      this.ready = true;
-    }
-  }
-
-  /** iccWarmupEpochs = 0: centroids are the class means of one inference pass over the training set. */
+  /**
+   * Centroids = normalised class means of the embeddings of every training image, one inference pass
+   * (no augmentation, running batch-norm statistics) with the network as it is at the end of warm-up.
+   */
   private async meansByPass(net: Network): Promise<void> {
     const tf = tfx();
-    if (!this.data) throw new Error('ICCL with iccWarmupEpochs = 0 needs the data split to compute the initial centroids');
+    if (!this.data) throw new Error('ICCL needs the data split to compute the initial centroids');
     const ds = this.data.train;
     const sampler = makeSampler('instance', ds.labels, ds.numClasses, { seed: this.o.seed });
     this.centroids.beginMeans();
@@ -134,14 +129,11 @@ export class IcclMethod implements Stage1Method {
       total = tf.add(total, tf.mul(terms.mix, this.o.wMix)) as Scalar;
     }
     const epoch = info.epoch;
-    const needZ = this.active(epoch) || this.centroids.accumulating;
-    if (needZ) {
+    if (this.active(epoch)) {
       const z = this.head.apply(h);
-      if (this.active(epoch)) {
-        const zM = tf.slice(z, [a.n, 0], [m, -1]) as Tensor2D;
-        terms.icc = iccLoss(zM, this.centroids.tensor, ya, yb, lam, this.o.tau);
-        total = tf.add(total, tf.mul(terms.icc, this.o.wIcc)) as Scalar;
-      }
+      const zM = tf.slice(z, [a.n, 0], [m, -1]) as Tensor2D;
+      terms.icc = iccLoss(zM, this.centroids.tensor, ya, yb, lam, this.o.tau);
+      total = tf.add(total, tf.mul(terms.icc, this.o.wIcc)) as Scalar;
       // Non-interpolated embeddings, read after the step to move the centroids (a stop-gradient:
       // they are plain numbers by then).
       const zA = tf.slice(z, [0, 0], [a.n, -1]);
@@ -158,8 +150,7 @@ export class IcclMethod implements Stage1Method {
   afterStep(info: StepInfo): void {
     if (!this.pending) return;
     const z = this.pending.z.dataSync() as Float32Array;
-    if (this.centroids.accumulating) this.centroids.accumulate(z, this.pending.labels);
-    else if (this.active(info.epoch)) this.centroids.update(z, this.pending.labels, this.o.centroidMomentum);
+    if (this.active(info.epoch)) this.centroids.update(z, this.pending.labels, this.o.centroidMomentum);
     this.pending.z.dispose();
     this.pending = null;
   }

@@ -37,7 +37,7 @@ export const ICCL_PARAMS = {
     type: 'int',
     default: 1,
     min: 0,
-    description: '(ours) epochs before the ICC loss starts; centroids are then set to the exact class means of the last warm-up epoch (0: one inference pass before training)',
+    description: '(ours) epochs before the ICC loss starts; centroids are then set to the exact class means of the embeddings, one inference pass over the training set (0: before any training)',
   },
   centroidSource: {
     type: 'categorical',

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { loadTf } from '@iccl/tf-backend';
 import { TrialPruned, validateParams } from '@iccl/trainer-api';
-import { CHECKPOINT_DIR, loadTensors, readCheckpoint } from '@iccl/longtail';
+import { CHECKPOINT_DIR, buildNetwork, datasetSpec, inferencePass, loadDataset, loadTensors, readCheckpoint } from '@iccl/longtail';
 import { testContext, TINY } from '../../longtail/tests/train-helpers';
-import { plugin } from '../src';
+import { IcclMethod, plugin } from '../src';
 
 const tf = loadTf('cpu');
 // End-to-end runs train real (small) networks on a shared 2-core machine.
@@ -89,6 +89,32 @@ describe('ICCL end to end on the synthetic set (native backend)', () => {
     await expect(plugin.train(validateParams(plugin.params, { ...TINY, wCe: 0, wMix: 0, wIcc: 0 }), testContext())).rejects.toThrow(
       /parameter "wCe, wMix, wIcc": got \[0,0,0\], expected at least one loss weight > 0/,
     );
+  });
+
+  it('after warm-up the centroids are the normalised class means of every training embedding (inference pass)', async () => {
+    const data = await loadDataset(datasetSpec(validateParams(plugin.params, { ...TINY })));
+    const net = buildNetwork({ model: 'small-cnn', inputShape: data.inputShape, numClasses: 4, width: 8, seed: 1 });
+    const m = new IcclMethod(net, data, {
+      alpha: 1, tau: 0.1, centroidMomentum: 0.9, samplerRatio: 0.5, wIcc: 1, wCe: 1, wMix: 1, projDim: 16,
+      iccWarmupEpochs: 1, centroidSource: 'agnostic', lambdaPerBatch: false, seed: 0, batchSize: 50, workers: 0,
+    });
+    await m.beforeEpoch(0, net); // still warming up: centroids untouched
+    const random = Array.from(m.centroids.values);
+    await m.beforeEpoch(1, net);
+    expect(Array.from(m.centroids.values)).not.toEqual(random);
+    // Reference: one image at a time, summed per class in float64.
+    const sums = Array.from({ length: 4 }, () => new Float64Array(16));
+    for (let i = 0; i < data.train.size; i++) {
+      const x = await data.train.load(i, () => 0.5, false);
+      const z = tf.tidy(() => m.head.apply(net.features(tf.tensor4d(x, [1, ...data.inputShape]), inferencePass())).dataSync());
+      z.forEach((v, j) => (sums[data.train.labels[i]][j] += v));
+    }
+    sums.forEach((s, k) => {
+      const n = Math.hypot(...s);
+      s.forEach((v, j) => expect(m.centroids.values[k * 16 + j]).toBeCloseTo(v / n, 4));
+    });
+    m.dispose();
+    net.dispose();
   });
 
   it('rejects an unknown or out-of-range ICCL parameter with one line naming it', () => {
