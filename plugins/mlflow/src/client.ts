@@ -180,6 +180,19 @@ export class MlflowClient {
     }
   }
 
+  /**
+   * True when something answers /health below 500 (a proxy in front may ask for credentials on
+   * /health; that still means the server is back). Never throws.
+   */
+  async reachable(timeoutMs = 2000): Promise<boolean> {
+    try {
+      const res = await this.transport({ method: 'GET', url: `${this.base}/health`, headers: {}, timeoutMs });
+      return res.status > 0 && res.status < 500 && res.status !== 429;
+    } catch {
+      return false;
+    }
+  }
+
   // ---- experiments -----------------------------------------------------------------------------
 
   /** GET experiments/get-by-name; undefined when there is none. */
@@ -249,7 +262,10 @@ export class MlflowClient {
   async logBatch(runId: string, batch: { metrics?: MetricPoint[]; params?: KeyValue[]; tags?: KeyValue[] }): Promise<void> {
     await this.call('POST', '/api/2.0/mlflow/runs/log-batch', z.object({}).passthrough(), {
       run_id: runId,
-      metrics: (batch.metrics ?? []).map((m) => ({ key: m.key, value: encodeDouble(m.value), timestamp: m.timestamp, step: m.step })),
+      // Points go as they are unless one is NaN/±Infinity (JSON has no literal for those).
+      metrics: (batch.metrics ?? []).every((m) => Number.isFinite(m.value))
+        ? (batch.metrics ?? [])
+        : (batch.metrics ?? []).map((m) => ({ key: m.key, value: encodeDouble(m.value), timestamp: m.timestamp, step: m.step })),
       params: batch.params ?? [],
       tags: batch.tags ?? [],
     });

@@ -40,7 +40,7 @@ export async function createMlflowBackend(opts: CreateMlflowBackendOptions = {})
     experimentName: opts.experimentName,
     logger,
     tags: opts.tags,
-    spoolDir: opts.spoolDir,
+    spoolDir: opts.spoolDir ?? process.env.ICCL_MLFLOW_SPOOL_DIR ?? path.join(dir, '.mlflow-spool'),
     tracker: opts.tracker,
     handleSigint: opts.handleSigint,
   };

@@ -29,7 +29,12 @@ export interface Batch {
 
 const overhead = 64; // run_id field, braces, commas: generous
 function itemBytes(x: MetricPoint | KeyValue): number {
-  // JSON size of one entry: keys plus values plus punctuation (upper bound, not exact).
+  if ('step' in x) {
+    // An upper bound without serialising every point (this runs once per logged value): a key
+    // escapes to at most 6 bytes per UTF-16 unit; value, timestamp, step and punctuation < 90.
+    return x.key.length * 6 + 90;
+  }
+  // Params and tags are few and their values may need escaping: measure them exactly.
   return Buffer.byteLength(JSON.stringify(x), 'utf8') + 1;
 }
 

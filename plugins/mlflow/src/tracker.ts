@@ -5,7 +5,7 @@ import type { DatasetInfo, Logger, RunStatus, Tracker } from '@iccl/trainer-api'
 import type { MlflowClient } from './client';
 import { MlflowApiError } from './errors';
 import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './backoff';
-import { checkKey, splitBatches, type Batch, type MetricPoint } from './limits';
+import { checkKey, LIMITS, splitBatches, type Batch, type MetricPoint } from './limits';
 import { prepareValues, stringifyParam, toMlflowDataset } from './prepare';
 import { loadPoint, readRecords, RecordFile, storePoint, type JournalRecord } from './records';
 import { normalizeArtifactPath } from './artifact-path';
@@ -30,7 +30,10 @@ export interface MlflowTrackerOptions {
   onEnd?: (t: MlflowTracker) => void;
 }
 
-type Op = JournalRecord & { op: 'batch' | 'inputs' | 'artifact' | 'end' };
+/** A queued operation; batches keep their points as numbers until (and unless) they are spooled. */
+type Op =
+  | { op: 'batch'; key: string; metrics: MetricPoint[]; params: Batch['params']; tags: Batch['tags'] }
+  | (JournalRecord & { op: 'inputs' | 'artifact' | 'end' });
 
 /** Counts shown in the end summary (tags `iccl.tracking.*` and one log line). */
 export interface TrackerStats {
@@ -95,17 +98,18 @@ export class MlflowTracker implements Tracker {
   }
 
   logMetrics(metrics: Record<string, number>, step = 0, timestamp = Date.now()): void {
-    this.guard('logMetrics', () => {
-      for (const [key, value] of Object.entries(metrics)) {
-        const bad = checkKey('metric', key) ?? (typeof value !== 'number' ? `metric ${key}: value ${JSON.stringify(value)} is not a number` : undefined);
-        if (bad) {
-          this.reject([bad]);
-          continue;
-        }
-        this.pending.metrics.push({ key, value, timestamp, step: Math.trunc(step) });
+    // The hot path (every step of every trial): plain loop, no closures, checks only what can fail.
+    const s = Math.trunc(step);
+    const out = this.pending.metrics;
+    for (const key in metrics) {
+      const value = metrics[key];
+      if (typeof value !== 'number' || key.length === 0 || key.length > LIMITS.keyLength) {
+        this.reject([checkKey('metric', key) ?? `metric ${key}: value ${JSON.stringify(value)} is not a number`]);
+        continue;
       }
-      if (this.pending.metrics.length >= 1000) this.kick();
-    });
+      out.push({ key, value, timestamp, step: s });
+    }
+    if (out.length >= 1000) this.kick();
   }
 
   setTags(tags: Record<string, string>): void {
@@ -203,7 +207,7 @@ export class MlflowTracker implements Tracker {
     if (p.metrics.length + p.params.length + p.tags.length === 0) return;
     this.pending = { metrics: [], params: [], tags: [] };
     for (const b of splitBatches(p)) {
-      this.pendingOps.push({ op: 'batch', key: this.runKey, metrics: b.metrics.map(storePoint), params: b.params, tags: b.tags });
+      this.pendingOps.push({ op: 'batch', key: this.runKey, metrics: b.metrics, params: b.params, tags: b.tags });
     }
   }
 
@@ -254,7 +258,7 @@ export class MlflowTracker implements Tracker {
         }
       }
       for (const o of ops) {
-        let rec: Op;
+        let rec: JournalRecord;
         try {
           rec = this.persistable(o);
         } catch (e) {
@@ -270,7 +274,8 @@ export class MlflowTracker implements Tracker {
   }
 
   /** Artifacts may be deleted by their owner before the server returns: keep a copy with the spool. */
-  private persistable(op: Op): Op {
+  private persistable(op: Op): JournalRecord {
+    if (op.op === 'batch') return { ...op, metrics: op.metrics.map(storePoint) };
     if (op.op !== 'artifact' || op.file.startsWith(this.scratch())) return op;
     const dir = path.join(this.scratch(), 'spooled', randomUUID());
     fs.mkdirSync(dir, { recursive: true });
@@ -282,7 +287,7 @@ export class MlflowTracker implements Tracker {
   private async tryReconnect(force = false): Promise<boolean> {
     if (!force && Date.now() - this.lastProbe < this.o.probeIntervalMs) return false;
     this.lastProbe = Date.now();
-    if (!(await this.o.client.health())) return false;
+    if (!(await this.o.client.reachable())) return false;
     // Back: replay the spool in order before anything newer.
     const ok = await this.replaySpool();
     if (ok) {
@@ -298,7 +303,7 @@ export class MlflowTracker implements Tracker {
     for (const { line, record } of recs) {
       if (line <= this.spoolReplayedLines) continue;
       if (record.op === 'batch' || record.op === 'inputs' || record.op === 'artifact' || record.op === 'end') {
-        const r = await this.sendWithRetry(record);
+        const r = await this.sendWithRetry(record.op === 'batch' ? { ...record, metrics: record.metrics.map(loadPoint) } : record);
         if (r === 'unreachable') return false;
         this.stats.replayed++;
       }
@@ -331,7 +336,13 @@ export class MlflowTracker implements Tracker {
       } catch (e) {
         const err = e as Error;
         if (err instanceof MlflowApiError && err.retryable) {
-          if (attempt + 1 >= p.attempts) return 'unreachable';
+          if (attempt + 1 >= p.attempts) {
+            // Gone or overloaded: spool and wait. A plain 500 that outlives the retries is more likely
+            // this request's own fault; spooling it would block every later replay behind it.
+            if ([0, 429, 502, 503, 504].includes(err.status)) return 'unreachable';
+            this.reject([`${op.op}: ${err.message} (after ${p.attempts} tries)`]);
+            return 'failed';
+          }
           this.stats.retries++;
           await sleep(backoffMs(attempt, p));
           continue;
@@ -369,7 +380,7 @@ export class MlflowTracker implements Tracker {
     const c = this.o.client;
     switch (op.op) {
       case 'batch':
-        return c.logBatch(this.runId, { metrics: op.metrics.map(loadPoint), params: op.params, tags: op.tags });
+        return c.logBatch(this.runId, { metrics: op.metrics, params: op.params, tags: op.tags });
       case 'inputs':
         return c.logInputs(this.runId, op.datasets);
       case 'artifact':
