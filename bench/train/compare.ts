@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     const pl = byName[m];
     // Same protocol for all; one-stage baselines run without cRT, two-stage ones with the protocol's.
     const oneStage = m === 'ce' || m === 'mixup';
-    const params = validateParams(pl.params, { ...protocol.params, ...(oneStage ? { crtEpochs: 0 } : {}), ...overrides });
+    const params = validateParams(pl.params, { ...protocol.params, ...overrides, ...(oneStage ? { crtEpochs: 0 } : {}) });
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `compare-${m}-`));
     const logFile = path.join(workDir, 'metrics.jsonl');
     const ctx: TrialContext = { trialId: m, workDir, signal: new AbortController().signal, report: async () => {}, tracker: new JsonlTracker(logFile, m), log: consoleLogger(m) };
