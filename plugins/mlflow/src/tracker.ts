@@ -141,8 +141,14 @@ export class MlflowTracker implements Tracker {
   }
 
   async flush(): Promise<void> {
-    this.kick();
-    await this.chain;
+    // Loop: an item queued just as a drain was finishing would otherwise wait for the next tick.
+    const left = () => this.pendingOps.length + this.pending.metrics.length + this.pending.params.length + this.pending.tags.length;
+    for (let before = -1; left() > 0 || before === -1; ) {
+      if (left() === before) break; // no progress (an internal error was already reported): do not spin
+      before = left();
+      this.kick();
+      await this.chain;
+    }
   }
 
   async end(status: RunStatus, reason?: string): Promise<void> {
