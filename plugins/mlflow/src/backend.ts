@@ -73,7 +73,11 @@ export class MlflowTrackingBackend implements TrackingBackend {
       return await this.start(options);
     } catch (e) {
       const msg = e instanceof MlflowApiError ? e.message : this.client.redact((e as Error).message);
-      throw new Error(`cannot start MLflow run ${JSON.stringify(options.name)}: ${msg}`);
+      // An unreachable server is the common first-day mistake: say what to change.
+      const hint = /cannot reach/.test(msg)
+        ? '; start the server, or point MLFLOW_TRACKING_URI (or --tracking mlflow:URI) at a running one, or unset it to use the local ./mlflow.db'
+        : '';
+      throw new Error(`cannot start MLflow run ${JSON.stringify(options.name)}: ${msg}${hint}`);
     }
   }
 
