@@ -100,7 +100,7 @@ describe('CompiledSpace', () => {
     expect(Object.keys(sampled).sort()).toEqual(['alpha', 'lr', 'method', 'weightDecay']);
     const plan = c.plan(sampled);
     expect(plan.plugin).toBe('@iccl/baselines#mixup');
-    expect(plan.params).toEqual({ epochs: 200, lr: 1e-3, weightDecay: 1e-5, alpha: 0 }); // the selector is not passed on
+    expect(plan.params).toEqual({ epochs: 200, lr: 1e-3, weightDecay: 1e-5, alpha: 0.1 }); // the selector is not passed on
     // --set method=ce pins the selector: conditions read the pinned value
     const ce = new CompiledSpace(s, 'cifar10-lt', { repoRoot: repo, set: { method: 'ce' } });
     const r2 = recorder();
