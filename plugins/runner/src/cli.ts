@@ -9,23 +9,10 @@ import {
   loadPlugin,
   NullTracker,
   ParamError,
+  parseAssignment,
   type Tracker,
 } from '@iccl/trainer-api';
 import { runTrial } from './run-trial';
-
-/** `--set a=1 --set b=true` values: JSON when it parses, else the raw string. */
-function parseSet(v: string, acc: Record<string, unknown>): Record<string, unknown> {
-  const i = v.indexOf('=');
-  if (i <= 0) throw new Error(`--set: got "${v}", expected key=value`);
-  const raw = v.slice(i + 1);
-  let value: unknown = raw;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    /* a plain string */
-  }
-  return { ...acc, [v.slice(0, i)]: value };
-}
 
 function makeTracker(spec: string, runId: string): Tracker {
   if (spec === 'console') return new ConsoleTracker(runId);
@@ -41,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     .argument('<plugin>', 'package name or path of the plugin (pkg#member for one of several)')
     .option('--params <json>', 'parameters as a JSON object', '{}')
     .option('--params-file <file>', 'parameters from a JSON file (merged under --params)')
-    .option('--set <key=value>', 'one parameter (repeatable)', parseSet, {})
+    .option('--set <key=value>', 'one parameter (repeatable)', parseAssignment, {})
     .option('--tracker <spec>', 'console | none | jsonl:DIR', 'jsonl:runs')
     .option('--work-dir <dir>', 'checkpoints and artifacts', 'runs/work')
     .option('--run-id <id>', 'name of this run', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`)

@@ -14,6 +14,7 @@ import { loadStudy } from '../study/create';
 import { StudyDirection, TrialState } from '../study/trial-types';
 import { RandomSampler } from '../samplers/random';
 import { NopPruner } from '../pruners/nop';
+import { parseAssignment } from '@iccl/trainer-api';
 import { assertDeviceAvailable } from '@iccl/tf-backend';
 import { makePruner, makeSampler, makeTracking, openStorage } from './factories';
 import { StudyProgress } from './progress';
@@ -21,19 +22,6 @@ import { runStudy } from './run-study';
 
 const REPO = path.resolve(__dirname, '../../..');
 const DEFAULT_STORAGE = 'journal:runs/studies.journal';
-
-function parseSet(v: string, acc: Record<string, unknown>): Record<string, unknown> {
-  const i = v.indexOf('=');
-  if (i <= 0) throw new Error(`--set: got "${v}", expected key=value`);
-  const raw = v.slice(i + 1);
-  let value: unknown = raw;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    /* a plain string */
-  }
-  return { ...acc, [v.slice(0, i)]: value };
-}
 
 function positiveInt(flag: string) {
   return (v: string): number => {
@@ -202,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sampler <spec>', 'sampler: random, tpe, grid, sobol, nsga2 (options: tpe:seed=3)')
     .option('--pruner <spec>', 'pruner: median, percentile, nop, ... (options: median:nWarmupSteps=2)')
     .option('--tracking <spec>', 'mlflow[:URI] (MLFLOW_TRACKING_URI, else a local server on ./mlflow.db), jsonl:DIR, console or none', process.env.ICCL_TRACKING ?? 'mlflow')
-    .option('--set <key=value>', 'pin a parameter (repeatable)', parseSet, {})
+    .option('--set <key=value>', 'pin a parameter (repeatable)', parseAssignment, {})
     .option('--runs-dir <dir>', 'where trial work dirs go (<dir>/<study>/trial-N)', 'runs')
     .option('--reports-dir <dir>', 'where the report goes (<dir>/<study>/index.html)')
     .option('--no-report', 'do not write reports/<study>/index.html at the end')
