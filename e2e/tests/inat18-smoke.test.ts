@@ -52,9 +52,16 @@ describe('search:inat18 smoke, end to end', () => {
       expect(metrics['eval/top1']).toBeGreaterThanOrEqual(0);
       expect(metrics['eval/top1']).toBeLessThanOrEqual(1);
     }
-    const artifacts = await client.listArtifacts(parent!.info.run_id);
-    const names = artifacts.map((a) => a.path);
-    expect(names.some((n) => n.includes('index.html') || n.startsWith('report'))).toBe(true);
+    // The study run: what was searched and how, the best trial, the report and the trials table.
+    const pparams = Object.fromEntries((parent!.data.params ?? []).map((p) => [p.key, p.value]));
+    expect(pparams).toMatchObject({ space: 'inat18', configuration: 'smoke', sampler: 'tpe', pruner: 'median', objectives: 'eval/top1', n_trials: '2' });
+    const ptags = Object.fromEntries((parent!.data.tags ?? []).map((t) => [t.key, t.value]));
+    expect(Number(ptags['best.value'])).toBeGreaterThanOrEqual(0);
+    expect(ptags['best.param.tau']).toBeDefined();
+    const top = (await client.listArtifacts(parent!.info.run_id)).map((a) => a.path);
+    expect(top).toContain('search-space.json');
+    const report = (await client.listArtifacts(parent!.info.run_id, 'report')).map((a) => a.path);
+    expect(report).toEqual(expect.arrayContaining(['report/index.html', 'report/trials.csv']));
   });
 
   it('a second invocation resumes the same study instead of starting over', async () => {

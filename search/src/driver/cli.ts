@@ -85,7 +85,8 @@ async function cmdRun(o: RunOpts): Promise<number> {
   process.on('SIGTERM', onSig);
   const progress = new StudyProgress(nTrials, compiled.directions.length === 1 ? compiled.directions[0] : null);
   try {
-    const { study, interrupted } = await runStudy({
+    let reportFile: string | null = null;
+    const { interrupted } = await runStudy({
       studyName,
       space: compiled,
       storage,
@@ -102,13 +103,30 @@ async function cmdRun(o: RunOpts): Promise<number> {
       heartbeatSeconds: o.heartbeat,
       stopSignal: stop.signal,
       onEvent: (e) => progress.onEvent(e),
+      studyRunParams: {
+        space: space.name,
+        configuration: o.configuration ?? 'default',
+        plugin: typeof space.plugin === 'string' ? space.plugin : `by ${space.plugin.param}`,
+        sampler: s.name,
+        'sampler.options': JSON.stringify({ seed, ...s.options }),
+        pruner: p.name,
+        'pruner.options': JSON.stringify(p.options ?? {}),
+        objectives: compiled.objectiveMetrics.join(','),
+        n_trials: nTrials,
+      },
+      onStudyEnd: async (study, studyRun) => {
+        progress.stop();
+        process.stderr.write(progress.line() + '\n');
+        if (!o.report) return;
+        const outDir = path.resolve(o.reportsDir ?? path.join(REPO, 'reports'), studyName);
+        reportFile = await writeReport(study, { outDir, objectiveNames: compiled.objectiveMetrics });
+        if (studyRun) {
+          await studyRun.logArtifact(reportFile, 'report');
+          await studyRun.logArtifact(path.join(outDir, 'trials.csv'), 'report');
+        }
+      },
     });
-    progress.stop();
-    process.stderr.write(progress.line() + '\n');
-    if (o.report) {
-      const file = await writeReport(study, { outDir: path.resolve(o.reportsDir ?? path.join(REPO, 'reports'), studyName), objectiveNames: compiled.objectiveMetrics });
-      process.stderr.write(`report: ${file}\n`);
-    }
+    if (reportFile) process.stderr.write(`report: ${reportFile}\n`);
     if (interrupted) {
       process.stderr.write(`interrupted: run the same command again to resume study "${studyName}"\n`);
       return 130;

@@ -63,6 +63,10 @@ export interface RunStudyOptions {
   /** Ms a trial gets to stop after an abort before it is killed. */
   abortGraceMs?: number;
   onEvent?: (e: TrialEvent) => void;
+  /** Logged on the study's tracking run when it starts (sampler and pruner settings, budget, ...). */
+  studyRunParams?: Record<string, string | number | boolean>;
+  /** Called before the study's tracking run ends, e.g. to write the report and attach it. */
+  onStudyEnd?: (study: Study, studyRun: Tracker | null) => Promise<void>;
   /** Resolves when the caller wants to stop (Ctrl-C). */
   stopSignal?: AbortSignal;
 }
@@ -73,6 +77,28 @@ export interface RunStudyResult {
 }
 
 const CHILD = path.join(__dirname, 'trial-child.ts');
+
+/**
+ * The best trial on the study's run: tags (params are immutable in MLflow, and the best changes as a
+ * resumed study goes on) and a `best/value` metric stepped by the number of complete trials.
+ */
+async function logStudySummary(study: Study, run: Tracker): Promise<void> {
+  const complete = await study.getTrials({ states: [TrialState.COMPLETE] });
+  const tags: Record<string, string> = {
+    'iccl.trials.complete': String(complete.length),
+    'iccl.trials.total': String((await study.getTrials()).length),
+  };
+  if (complete.length > 0 && study.directions.length === 1) {
+    const best = await study.bestTrial();
+    tags['best.trial'] = String(best.number);
+    tags['best.value'] = String(best.values![0]);
+    for (const [k, v] of Object.entries(best.params)) tags[`best.param.${k}`] = String(v);
+    run.logMetrics({ 'best/value': best.values![0]! }, complete.length);
+  } else if (complete.length > 0) {
+    tags['best.pareto_trials'] = (await study.bestTrials()).map((t) => t.number).join(',');
+  }
+  run.setTags(tags);
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -152,6 +178,12 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
     const prev = sattrs[ATTR.trackingRunId] as string | undefined;
     studyRun = await tracking.startRun({ name: o.studyName, resumeRunId: prev, tags: { 'iccl.study': o.studyName, 'iccl.space': space.space.name } });
     if (!prev) await storage.setStudySystemAttr(study.studyId, ATTR.trackingRunId, studyRun.runId);
+    if (o.studyRunParams) studyRun.logParams(o.studyRunParams);
+    // The effective search space (configuration and --set applied), so the run says what was searched.
+    fs.mkdirSync(runsDir, { recursive: true });
+    const spaceFile = path.join(runsDir, 'search-space.json');
+    fs.writeFileSync(spaceFile, JSON.stringify(space.space, null, 2) + '\n');
+    await studyRun.logArtifact(spaceFile);
   }
 
   /** Fails a trial that no one is running any more and queues its retry, once, whoever wins. */
@@ -397,6 +429,8 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   } finally {
     clearInterval(beat);
     o.stopSignal?.removeEventListener('abort', onStop);
+    if (studyRun) await logStudySummary(study, studyRun);
+    await o.onStudyEnd?.(study, studyRun);
     if (studyRun) await studyRun.end(stopping ? 'KILLED' : 'FINISHED');
   }
   return { study, interrupted: stopping };
