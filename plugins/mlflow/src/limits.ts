@@ -9,6 +9,8 @@ export const LIMITS = {
   keyLength: 250,
   paramValueLength: 6000,
   tagValueLength: 8000,
+  /** Characters of a logged data set's digest the server accepts. */
+  datasetDigestLength: 36,
 } as const;
 
 export interface MetricPoint {

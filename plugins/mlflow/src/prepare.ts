@@ -57,13 +57,15 @@ export function prepareValues(kind: 'params' | 'tags', entries: [string, string]
 
 /** Our DatasetInfo as MLflow's Dataset, with the context as the `mlflow.data.context` input tag. */
 export function toMlflowDataset(d: DatasetInfo): { dataset: Dataset; tags: KeyValue[] } {
+  // MLflow stores at most 36 characters of digest; a longer one (a sha256) is cut, and kept whole in the profile.
   const dataset: Dataset = {
     name: d.name,
-    digest: d.digest,
+    digest: d.digest.slice(0, LIMITS.datasetDigestLength),
     source_type: /^[a-z][\w+.-]*:\/\//i.test(d.source) ? 'http' : 'local',
     source: JSON.stringify({ uri: d.source }),
   };
-  if (d.profile) dataset.profile = JSON.stringify(d.profile);
+  const profile = d.digest.length > LIMITS.datasetDigestLength ? { ...d.profile, digest: d.digest } : d.profile;
+  if (profile) dataset.profile = JSON.stringify(profile);
   return { dataset, tags: d.context ? [{ key: 'mlflow.data.context', value: d.context }] : [] };
 }
 

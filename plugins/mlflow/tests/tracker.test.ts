@@ -17,6 +17,8 @@ function spyingClient(): { client: MlflowClient; requests: HttpRequest[] } {
 
 const tagsOf = (tags: { key: string; value: string }[]) => Object.fromEntries(tags.map((t) => [t.key, t.value]));
 
+const LONG_DIGEST = 'c65866349c0faeb1613c2663595432779ded5a7d6d69629a1b2a772b6ea02b50';
+
 describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
   test('a study parent run with nested trial runs, tags, params, stepped metrics, inputs, statuses', async () => {
     const { client } = spyingClient();
@@ -28,7 +30,8 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
       const t = (await backend.startRun({ name: `trial-000${n}`, parentRunId: study.runId, tags: { 'iccl.trial.number': String(n) } })) as MlflowTracker;
       t.logParams({ lr: 0.1 * (n + 1), 'model.depth': 20, mixup: n === 1 });
       for (let step = 0; step < 5; step++) t.logMetrics({ loss: 1 / (step + 1 + n), acc: step / 10 + n }, step);
-      t.logInput({ name: 'cifar10-lt', digest: 'd1g3st', source: '/data/cifar10', context: 'train', profile: { classes: 10 } });
+      // Trial 2 carries a sha256 digest, as the data layer writes it: longer than the server's 36 characters.
+      t.logInput({ name: 'cifar10-lt', digest: n === 2 ? LONG_DIGEST : 'd1g3st', source: '/data/cifar10', context: 'train', profile: { classes: 10 } });
       t.setTags({ 'iccl.trial.state': n === 2 ? 'FAIL' : 'COMPLETE' });
       trials.push(t);
     }
@@ -65,6 +68,10 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
     expect(hist.map((m) => [m.step, m.value])).toEqual([0, 1, 2, 3, 4].map((s) => [s, 1 / (s + 2)]));
     expect(t1.inputs.dataset_inputs[0].dataset.name).toBe('cifar10-lt');
     expect(JSON.parse(t1.inputs.dataset_inputs[0].dataset.profile!)).toEqual({ classes: 10 });
+    const t2 = byName['trial-0002'];
+    expect(t2.inputs.dataset_inputs[0].dataset.digest).toBe(LONG_DIGEST.slice(0, 36));
+    expect(JSON.parse(t2.inputs.dataset_inputs[0].dataset.profile!)).toEqual({ classes: 10, digest: LONG_DIGEST });
+    expect(tagsOf(t2.data.tags)['iccl.tracking.failed']).toBe('0');
     expect(logger.lines.filter((l) => l.startsWith('warn'))).toEqual([]);
   });
 
