@@ -42,7 +42,8 @@ function ours(model: string, batch: number, steps: number, warmup: number): { ip
   const out = execFileSync(process.execPath, ['--import', 'tsx', child, model, String(batch), String(steps), String(warmup)], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: '1', TF_CPP_MIN_LOG_LEVEL: '2' },
+    // Intra-op threads pinned like torch.set_num_threads; inter-op left at both libraries' default (the core count).
+    env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), TF_CPP_MIN_LOG_LEVEL: '2' },
     maxBuffer: 1 << 24,
   });
   const r = JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number; peak_rss_mb: number; tf: string };
