@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Starts a throw-away PostgreSQL 15 on 127.0.0.1 (trust auth) and prints its URL on the last line.
+# Starts a throw-away PostgreSQL (the newest installed) on 127.0.0.1 (trust auth) and prints its URL on the last line.
 # Usage: tools/pg/start.sh DIR   (stop with tools/pg/stop.sh DIR)
 # Runs the server as the `postgres` system user when started as root (postgres refuses root).
 set -euo pipefail
 DIR=${1:?usage: start.sh DIR}
-BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-[ -x "$BIN/initdb" ] || { echo "PostgreSQL binaries not found in $BIN (apt-get install postgresql-15, or set PG_BIN)" >&2; exit 2; }
+BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+[ -x "$BIN/initdb" ] || { echo "PostgreSQL binaries not found in $BIN (apt-get install postgresql, or set PG_BIN)" >&2; exit 2; }
 mkdir -p "$DIR"
 AS=()
 if [ "$(id -u)" = 0 ]; then
