@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadTf } from '@iccl/tf-backend';
 import { TrialFailed, TrialPruned, validateParams } from '@iccl/trainer-api';
-import { CHECKPOINT_DIR, loadTensors, readCheckpoint } from '@iccl/longtail';
-import { testContext, TINY } from '../../longtail/tests/train-helpers';
+import { CHECKPOINT_DIR, readCheckpoint } from '@iccl/longtail';
+import { savedWeights as weights, testContext, TINY } from '../../longtail/tests/train-helpers';
 import { plugin, plugins } from '../src';
 
 const tf = loadTf('cpu');
@@ -12,16 +12,6 @@ jest.setTimeout(180_000);
 
 /** Tiny runs: a few epochs of a small CNN on a 4-class synthetic set. */
 const FAST = { ...TINY, maxStepsPerEpoch: 3 };
-
-async function weights(dir: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = await loadTensors(dir);
-  const out = new Map<string, Float32Array>();
-  for (const [k, t] of tensors) {
-    out.set(k, t.dataSync() as Float32Array);
-    t.dispose();
-  }
-  return out;
-}
 
 describe('two-stage loop (through the baseline plugins)', () => {
   it('logs the agreed metric names, the data set and backend tags, reports every eval, and writes artifacts', async () => {

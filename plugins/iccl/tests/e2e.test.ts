@@ -1,23 +1,13 @@
 import * as path from 'node:path';
 import { loadTf } from '@iccl/tf-backend';
 import { TrialPruned, validateParams } from '@iccl/trainer-api';
-import { CHECKPOINT_DIR, buildNetwork, datasetSpec, inferencePass, loadDataset, loadTensors, readCheckpoint } from '@iccl/longtail';
-import { testContext, TINY } from '../../longtail/tests/train-helpers';
+import { CHECKPOINT_DIR, buildNetwork, datasetSpec, inferencePass, loadDataset, readCheckpoint } from '@iccl/longtail';
+import { savedWeights as weights, testContext, TINY } from '../../longtail/tests/train-helpers';
 import { IcclMethod, plugin } from '../src';
 
 const tf = loadTf('cpu');
 // End-to-end runs train real (small) networks on a shared 2-core machine.
 jest.setTimeout(180_000);
-
-async function weights(dir: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = await loadTensors(dir);
-  const out = new Map<string, Float32Array>();
-  for (const [k, t] of tensors) {
-    out.set(k, t.dataSync() as Float32Array);
-    t.dispose();
-  }
-  return out;
-}
 
 describe('ICCL end to end on the synthetic set (native backend)', () => {
   it('trains: losses fall, the ICC loss runs after warm-up, accuracy is well above chance after cRT', async () => {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger, type DatasetInfo, type RunStatus, type Tracker, type TrialContext } from '@iccl/trainer-api';
+import { loadTensors } from '../src/models';
 
 /** A tracker that keeps everything in memory, for assertions. */
 export class RecordingTracker implements Tracker {
@@ -78,3 +79,14 @@ export const TINY = {
   evalEvery: 1,
   device: 'cpu',
 } as const;
+
+/** The saved tensors of a checkpoint folder, read back as plain arrays (for weight comparisons). */
+export async function savedWeights(dir: string): Promise<Map<string, Float32Array>> {
+  const { tensors } = await loadTensors(dir);
+  const out = new Map<string, Float32Array>();
+  for (const [k, t] of tensors) {
+    out.set(k, t.dataSync() as Float32Array);
+    t.dispose();
+  }
+  return out;
+}
