@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One set-up step for everything the project needs, idempotent and quick on a second run:
 #   npm packages (from the lock), the native TensorFlow backend, the pinned Python packages in .venv,
-#   and with --test the system packages the tests use (PostgreSQL server, Chromium).
+#   the Debian packages the native build needs, and with --test those the tests use (PostgreSQL, Chromium).
 # Usage: bash tools/setup.sh [--test] [--gpu]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,25 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   echo "$lock_sum" > "$stamp"
 fi
 
+# --- system packages --------------------------------------------------------------
+# nm, make and g++ build the native addon (always); PostgreSQL and Chromium serve the tests (--test).
+need=()
+command -v nm >/dev/null 2>&1 || need+=(binutils)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+if [ "$want_test" = 1 ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    say "set-up needs these Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})"; exit 1
+  fi
+  say "installing Debian packages: ${need[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 # --- native TensorFlow --------------------------------------------------------------------------
 node tools/native/setup-native.mjs
 if [ "$want_gpu" = 1 ]; then node tools/native/setup-native.mjs --gpu; fi
@@ -43,19 +62,4 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.iccl-req 2>/dev/null)" != "$req_
   echo "$req_sum" > .venv/.iccl-req
 fi
 
-# --- system packages the tests use --------------------------------------------------------------
-if [ "$want_test" = 1 ]; then
-  need=()
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-  command -v chromium >/dev/null 2>&1 || need+=(chromium)
-  command -v nm >/dev/null 2>&1 || need+=(binutils)
-  if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" != 0 ]; then
-      say "the tests need these Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})"; exit 1
-    fi
-    say "installing Debian packages: ${need[*]}"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  fi
-fi
 say "ready"

@@ -24,22 +24,7 @@ export const plugin = definePlugin({
       methodParams: icclOnly(p),
       ctx,
       makeMethod: (net, data) =>
-        new IcclMethod(net, data, {
-          alpha: p.alpha,
-          tau: p.tau,
-          centroidMomentum: p.centroidMomentum,
-          samplerRatio: p.samplerRatio,
-          wIcc: p.wIcc,
-          wCe: p.wCe,
-          wMix: p.wMix,
-          projDim: p.projDim,
-          iccWarmupEpochs: p.iccWarmupEpochs,
-          centroidSource: p.centroidSource as 'agnostic' | 'both',
-          lambdaPerBatch: p.lambdaPerBatch,
-          seed: p.seed,
-          batchSize: p.batchSize,
-          workers: p.workers,
-        }),
+        new IcclMethod(net, data, { ...icclOnly(p), seed: p.seed, batchSize: p.batchSize, workers: p.workers }),
     });
   },
 });

@@ -1,3 +1,4 @@
+import type { IcclOptions } from './method';
 import type { ParamSchema, ParamValues } from '@iccl/trainer-api';
 import { COMMON_PARAMS } from '@iccl/longtail';
 
@@ -50,8 +51,11 @@ export const ICCL_PARAMS = {
 
 export type IcclParams = ParamValues<typeof ICCL_PARAMS>;
 
+/** The ICCL method's own options, as they appear in a parameter set. */
+export type IcclOnlyParams = Omit<IcclOptions, 'seed' | 'batchSize' | 'workers'>;
+
 /** The ICCL-only part of a parameter set (logged and fingerprinted next to the common ones). */
-export function icclOnly(p: IcclParams): Record<string, string | number | boolean> {
+export function icclOnly(p: IcclParams): IcclOnlyParams {
   return {
     alpha: p.alpha,
     tau: p.tau,
@@ -62,7 +66,7 @@ export function icclOnly(p: IcclParams): Record<string, string | number | boolea
     wMix: p.wMix,
     projDim: p.projDim,
     iccWarmupEpochs: p.iccWarmupEpochs,
-    centroidSource: p.centroidSource,
+    centroidSource: p.centroidSource as IcclOptions['centroidSource'],
     lambdaPerBatch: p.lambdaPerBatch,
   };
 }
