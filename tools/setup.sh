@@ -24,7 +24,7 @@ lock_sum=$(sha256sum package-lock.json | cut -c1-16)
 stamp=node_modules/.iccl-lock
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   say "installing npm packages (npm ci)"
-  # Scripts off: tfjs-node's install script would try to download libtensorflow; tools/native does
+  # Scripts off: tfjs-node's install script would try to download libtensorflow; plugins/tf-backend/bin/setup-native.mjs does
   # that step itself, with a fallback that works where the download host is unreachable.
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   echo "$lock_sum" > "$stamp"
@@ -50,8 +50,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- native TensorFlow --------------------------------------------------------------------------
-node tools/native/setup-native.mjs
-if [ "$want_gpu" = 1 ]; then node tools/native/setup-native.mjs --gpu; fi
+node plugins/tf-backend/bin/setup-native.mjs
+if [ "$want_gpu" = 1 ]; then node plugins/tf-backend/bin/setup-native.mjs --gpu; fi
 
 # --- Python: pinned mlflow (local tracking server) and optuna ----------------------------------
 req_sum=$(sha256sum tools/python/requirements.txt | cut -c1-16)

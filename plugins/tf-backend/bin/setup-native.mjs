@@ -9,7 +9,8 @@
 //    expects its download, and let that script build the addon from source with node-gyp.
 // Wheels and their extracted libraries are cached outside the repo, so a second clone sets up in seconds.
 //
-// Plain ESM JavaScript on purpose: it runs right after `npm ci --ignore-scripts`, before anything is built.
+// Plain ESM JavaScript on purpose: it runs right after `npm ci --ignore-scripts`, before anything is built,
+// and ships as the `iccl-setup-native` bin of @iccl/tf-backend for users' projects.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -25,9 +26,13 @@ const WHEEL_PLATFORM = 'manylinux2014_x86_64';
 const args = new Set(process.argv.slice(2));
 const gpu = args.has('--gpu');
 const force = args.has('--force');
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const requireFromRoot = createRequire(path.join(root, 'package.json'));
+// The project whose tfjs-node gets the addon: the one we are run from (the workspace root under
+// tools/setup.sh, the user's project under `npx iccl-setup-native`); failing that, the project that
+// installed this package (node_modules/@iccl/tf-backend/bin -> up to the folder holding node_modules).
+const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgName = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+const searchFrom = [process.cwd(), here];
+let root = process.cwd();
 const cacheRoot = process.env.ICCL_NATIVE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'iccl-native');
 
 const say = (m) => process.stderr.write(`[native] ${m}\n`);
@@ -36,12 +41,19 @@ function fail(m) {
   process.exit(1);
 }
 
+/** Finds the installed tfjs-node package and sets `root` to the project folder that holds it. */
 function packageDir() {
-  try {
-    return path.dirname(requireFromRoot.resolve(`${pkgName}/package.json`));
-  } catch {
-    return null;
+  for (const from of searchFrom) {
+    try {
+      const dir = path.dirname(createRequire(path.join(from, 'noop.js')).resolve(`${pkgName}/package.json`));
+      const nm = dir.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+      if (nm >= 0) root = dir.slice(0, nm);
+      return dir;
+    } catch {
+      // not installed where this folder resolves; try the next
+    }
   }
+  return null;
 }
 
 /** Loads the addon in a fresh process and reports what it runs on. */
@@ -203,7 +215,7 @@ async function main() {
     execFileSync('npm', ['install', '--no-save', '--ignore-scripts', `${pkgName}@4.22.0`], { cwd: root, stdio: 'inherit' });
     dir = packageDir();
   }
-  if (!dir) fail(`${pkgName} is not installed; run npm ci first`);
+  if (!dir) fail(`${pkgName} is not installed in ${process.cwd()}; install it first (npm install --ignore-scripts ${pkgName}@4.22.0)`);
 
   if (!force) {
     const v = verify();
