@@ -1,0 +1,13 @@
+/** System attributes the driver writes on trials (visible in Optuna and optuna-dashboard too). */
+export const ATTR = {
+  failReason: 'fail_reason',
+  trackingRunId: 'tracking_run_id',
+  retriedFrom: 'retried_from',
+  retryCount: 'retry_count',
+  workDir: 'work_dir',
+  host: 'driver_host',
+  pid: 'driver_pid',
+  driverId: 'driver_id',
+  spaceHash: 'search_space_hash',
+  space: 'search_space',
+} as const;

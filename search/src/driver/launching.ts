@@ -1,0 +1,75 @@
+/**
+ * Launching and budget: whether another trial may start (budget, study time limit, stop), and
+ * claiming it: a waiting retry first, else a new trial from the sampler, stamped with this driver.
+ */
+import * as path from 'node:path';
+import type { CompiledSpace } from '../spaces/compile';
+import type { Storage } from '../storages/base';
+import type { Study } from '../study/study';
+import { isFinished, TrialState, type FrozenTrial } from '../study/trial-types';
+import { ATTR } from './attrs';
+import type { DriverIdentity } from './reaping';
+
+/** Trials the budget counts: all of them, minus failed ones that a retry replaces. */
+export function planned(trials: FrozenTrial[]): number {
+  return trials.length - trials.filter((t) => t.systemAttrs[ATTR.retriedFrom] !== undefined).length;
+}
+
+/** Finished trials a resumed run starts with (failed ones a retry replaced not counted). */
+export function alreadyDone(trials: FrozenTrial[]): number {
+  const replaced = new Set(trials.map((t) => t.systemAttrs[ATTR.retriedFrom]).filter((n) => n !== undefined));
+  return trials.filter((t) => isFinished(t.state) && !replaced.has(t.number)).length;
+}
+
+export interface LauncherOptions {
+  storage: Storage;
+  study: Study;
+  space: CompiledSpace;
+  me: DriverIdentity;
+  runsDir: string;
+  nTrials: number;
+  /** Seconds: no trial starts after this; null/undefined: no limit. */
+  studyTimeout?: number | null;
+  /** True once the caller asked to stop. */
+  stopping: () => boolean;
+}
+
+export class Launcher {
+  private readonly started = Date.now();
+  // Launching (check budget, then ask) is serialised in this process so two slots never both take the last trial.
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: LauncherOptions) {}
+
+  /** The next trial to run, with its sampled parameters and work dir, or null when none may start. */
+  next(): Promise<FrozenTrial | null> {
+    const p = this.lock.then(() => this.claim());
+    this.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  private mayStart(all: FrozenTrial[]): boolean {
+    const { o } = this;
+    if (o.stopping()) return false;
+    if (o.studyTimeout !== null && o.studyTimeout !== undefined && (Date.now() - this.started) / 1000 >= o.studyTimeout) return false;
+    const hasWaiting = all.some((t) => t.state === TrialState.WAITING);
+    return hasWaiting || planned(all) < o.nTrials;
+  }
+
+  private async claim(): Promise<FrozenTrial | null> {
+    const { storage, study, space, me } = this.o;
+    if (this.o.stopping()) return null;
+    if (!this.mayStart(await storage.getAllTrials(study.studyId))) return null;
+    const trial = await study.ask();
+    const frozen0 = await storage.getTrial(trial.trialId);
+    const sampled = await space.suggest(trial);
+    await storage.setTrialSystemAttr(trial.trialId, ATTR.host, me.host);
+    await storage.setTrialSystemAttr(trial.trialId, ATTR.pid, process.pid);
+    await storage.setTrialSystemAttr(trial.trialId, ATTR.driverId, me.driverId);
+    await storage.recordHeartbeat?.(trial.trialId);
+    const workDir = (frozen0.systemAttrs[ATTR.workDir] as string | undefined) ?? path.join(this.o.runsDir, `trial-${trial.number}`);
+    if (!frozen0.systemAttrs[ATTR.workDir]) await storage.setTrialSystemAttr(trial.trialId, ATTR.workDir, workDir);
+    const frozen = await storage.getTrial(trial.trialId);
+    return { ...frozen, params: { ...frozen.params, ...sampled } };
+  }
+}
