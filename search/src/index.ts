@@ -31,5 +31,5 @@ export { runStudy, openStudy, ATTR as DRIVER_ATTRS, type RunStudyOptions, type R
 export { openStorage, makeSampler, makePruner, makeTracking } from './driver/factories';
 export { StudyProgress } from './driver/progress';
 export { loadSearchSpace, parseSearchSpace, SearchSpaceError, CompiledSpace, checkData, type SearchSpaceFile, type TrialPlan } from './spaces';
-export { writeReport, trialsCsv, mainEffectImportance, renderSvg, type ReportOptions } from './report';
+export { writeReport, trialsCsv, paramImportances, renderSvg, PER_CLASS_ATTR, perClassFromArtifacts, type ReportOptions } from './report';
 export { NSGAIISampler, NSGA2_GENERATION_ATTR, eliteSelection, crowdingDistance, type NSGAIISamplerOptions } from './samplers/nsga2';

@@ -1,49 +1,85 @@
-import type { ParamValue } from '../study/distributions';
+import type { Distribution } from '../study/distributions';
+import { TrialState, type FrozenTrial } from '../study/trial-types';
+import { fanova, type Domain } from './fanova';
 
 /**
- * Parameter importance as the share of the objective's variance explained by each parameter alone
- * (a first-order, "main effect" variance decomposition — the part of fANOVA that needs no model):
- * numeric parameters are cut into `bins` equal-count bins, categoricals grouped by value; the
- * importance is Var_bins(mean of y in bin) / Var(y), then normalised to sum to 1 over parameters.
- * Interactions are ignored, and with few trials the estimate is noisy; it ranks, it does not prove.
+ * Below this many complete trials a forest fitted to (parameters -> objective) is noise: the report
+ * says so instead of drawing bars (seven parameters and four points give seven near-equal bars).
  */
-export function mainEffectImportance(rows: { params: Record<string, ParamValue>; value: number }[], bins = 5): Record<string, number> {
-  const ys = rows.map((r) => r.value);
-  const n = ys.length;
-  const out: Record<string, number> = {};
-  if (n < 2) return out;
-  const mean = ys.reduce((a, b) => a + b, 0) / n;
-  const total = ys.reduce((a, y) => a + (y - mean) ** 2, 0) / n;
-  const names = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].sort();
-  for (const name of names) {
-    const present = rows.filter((r) => r.params[name] !== undefined);
-    if (present.length < 2 || total === 0) {
-      out[name] = 0;
-      continue;
-    }
-    const groups = new Map<string, number[]>();
-    const numeric = present.every((r) => typeof r.params[name] === 'number');
-    if (numeric) {
-      const sorted = [...present].sort((a, b) => (a.params[name] as number) - (b.params[name] as number));
-      sorted.forEach((r, i) => {
-        const k = String(Math.min(bins - 1, Math.floor((i * bins) / sorted.length)));
-        groups.set(k, [...(groups.get(k) ?? []), r.value]);
-      });
-    } else {
-      for (const r of present) {
-        const k = JSON.stringify(r.params[name]);
-        groups.set(k, [...(groups.get(k) ?? []), r.value]);
-      }
-    }
-    // Variance of the group means around the overall mean, weighted by group size (over all n trials).
-    let between = 0;
-    for (const g of groups.values()) {
-      const gm = g.reduce((a, b) => a + b, 0) / g.length;
-      between += g.length * (gm - mean) ** 2;
-    }
-    out[name] = between / n / total;
+export const MIN_TRIALS_FOR_IMPORTANCE = 10;
+
+export type Importances =
+  | { ok: true; importance: Record<string, number>; mainEffectShare: number; trials: number }
+  | { ok: false; reason: string };
+
+/** A parameter's transformed domain and its value there (log for log-scaled, the choice's index for categoricals). */
+function transform(d: Distribution): { domain: Domain; at: (v: unknown) => number } {
+  if (d.kind === 'categorical')
+    return {
+      domain: { lo: -0.5, hi: d.choices.length - 0.5 },
+      at: (v) => d.choices.findIndex((c) => c === v),
+    };
+  // Integers (and stepped floats) own the half-step around each value, as Optuna's transform does.
+  const half = d.kind === 'int' ? d.step / 2 : d.step ? d.step / 2 : 0;
+  const f = d.log ? Math.log : (x: number) => x;
+  return { domain: { lo: f(d.low - half), hi: f(d.high + half) }, at: (v) => f(v as number) };
+}
+
+/**
+ * fANOVA importances of objective `objective` over the complete trials, for the parameters every such
+ * trial has with one same, non-constant distribution. Says why not when it cannot mean anything.
+ */
+export function paramImportances(
+  trials: FrozenTrial[],
+  objective = 0,
+  minTrials = MIN_TRIALS_FOR_IMPORTANCE,
+  seed = 0,
+): Importances {
+  const complete = trials.filter(
+    (t) => t.state === TrialState.COMPLETE && t.values && Number.isFinite(t.values[objective]),
+  );
+  if (complete.length < minTrials) {
+    return {
+      ok: false,
+      reason: `Parameter importance needs at least ${minTrials} complete trials; this study has ${complete.length}, too few for a model of how the objective depends on the parameters to mean anything.`,
+    };
   }
-  const sum = Object.values(out).reduce((a, b) => a + b, 0);
-  if (sum > 0) for (const k of Object.keys(out)) out[k] /= sum;
-  return out;
+  const names = Object.keys(complete[0].distributions)
+    .filter((p) =>
+      complete.every(
+        (t) =>
+          t.params[p] !== undefined &&
+          JSON.stringify(t.distributions[p]) === JSON.stringify(complete[0].distributions[p]),
+      ),
+    )
+    .filter((p) => {
+      const d = complete[0].distributions[p];
+      return d.kind === 'categorical' ? d.choices.length > 1 : d.high > d.low;
+    })
+    .sort();
+  if (!names.length)
+    return {
+      ok: false,
+      reason: 'No parameter was searched in every complete trial with one range: nothing to rank.',
+    };
+  const tf = names.map((p) => transform(complete[0].distributions[p]));
+  const X = complete.map((t) => names.map((p, j) => tf[j].at(t.params[p])));
+  const y = complete.map((t) => t.values![objective]);
+  const r = fanova(
+    X,
+    y,
+    tf.map((t) => t.domain),
+    { seed },
+  );
+  if (!r)
+    return {
+      ok: false,
+      reason: `The objective is the same in all ${complete.length} complete trials: no parameter explains anything.`,
+    };
+  return {
+    ok: true,
+    importance: Object.fromEntries(names.map((p, j) => [p, r.importance[j]])),
+    mainEffectShare: r.mainEffectShare,
+    trials: complete.length,
+  };
 }
