@@ -19,8 +19,10 @@ import { assertDeviceAvailable } from '@iccl/tf-backend';
 import { makePruner, makeSampler, makeTracking, openStorage } from './factories';
 import { StudyProgress } from './progress';
 import { runStudy } from './run-study';
+import { assetsRoot, projectRoot, protocolRoot } from '../package-paths';
 
-const REPO = path.resolve(__dirname, '../../..');
+// Reports, data and the local MLflow store: the repository from its sources, the current folder when installed.
+const REPO = projectRoot();
 const DEFAULT_STORAGE = 'journal:runs/studies.journal';
 
 function positiveInt(flag: string) {
@@ -65,11 +67,11 @@ interface RunOpts {
 }
 
 async function cmdRun(o: RunOpts): Promise<number> {
-  const space = loadSearchSpace(o.space, o.configuration, path.join(REPO, 'search-spaces'));
+  const space = loadSearchSpace(o.space, o.configuration, path.join(assetsRoot(), 'search-spaces'));
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : space.data?.dir ? path.resolve(REPO, space.data.dir) : undefined;
   checkData(space, dataDir);
   assertDeviceAvailable(o.device);
-  const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: REPO, dataDir });
+  const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: protocolRoot(space.protocol), dataDir });
   const s = o.sampler ? nameAndOptions(o.sampler) : { name: space.sampler.name, options: space.sampler.options };
   const p = o.pruner ? nameAndOptions(o.pruner) : { name: space.pruner.name, options: space.pruner.options };
   const seed = (s.options.seed as number | undefined) ?? space.sampler.seed;

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The repository's protocol files (`configs/<name>.json`). */
-export const PROTOCOLS_DIR = path.resolve(__dirname, '../../../../configs');
+/** The protocol files (`configs/<name>.json`): the repository's from the sources, the copy in dist/ when built. */
+export const PROTOCOLS_DIR = path.resolve(__dirname, path.extname(__filename) === '.ts' ? '../../../../configs' : '../configs');
 
 /**
  * A training protocol: fixed parameter values (data, network, epochs, batch, schedule, decay) that a
