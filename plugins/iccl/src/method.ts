@@ -25,6 +25,7 @@ import {
   type Tensor4D,
 } from '@iccl/longtail';
 import { CentroidBank } from './centroids';
+import { IccDiagnostics } from './diagnostics';
 import { iccLoss } from './loss';
 
 export interface IcclOptions {
@@ -39,6 +40,8 @@ export interface IcclOptions {
   iccWarmupEpochs: number;
   centroidSource: 'agnostic' | 'both';
   lambdaPerBatch: boolean;
+  /** how centroids follow the embeddings (default 'ema'); see ICCL_PARAMS.centroidUpdate */
+  centroidUpdate?: 'ema' | 'epoch-means';
   seed: number;
   batchSize: number;
   workers: number;
@@ -59,8 +62,9 @@ export class IcclMethod implements Stage1Method {
   readonly centroids: CentroidBank;
   /** centroids hold class means and the ICC loss may run */
   private ready = false;
-  private pending: { z: Tensor; labels: Int32Array } | null = null;
+  private pending: { z: Tensor; labels: Int32Array; zMix: Tensor; ya: Int32Array; yb: Int32Array } | null = null;
   private readonly numClasses: number;
+  private readonly diagnostics: IccDiagnostics;
 
   constructor(
     net: Network,
@@ -71,6 +75,11 @@ export class IcclMethod implements Stage1Method {
     this.secondSampler = { kind: 'class-aware', samplerRatio: o.samplerRatio };
     this.head = new ProjectionHead(this.store.scope('proj'), net.featureDim, o.projDim, seedFrom(o.seed, 21));
     this.centroids = new CentroidBank(this.store, net.numClasses, o.projDim, seedFrom(o.seed, 22));
+    this.diagnostics = new IccDiagnostics(net.numClasses);
+  }
+
+  private get epochMeans(): boolean {
+    return this.o.centroidUpdate === 'epoch-means';
   }
 
   private active(epoch: number): boolean {
@@ -80,6 +89,19 @@ export class IcclMethod implements Stage1Method {
   async beforeEpoch(epoch: number, net: Network): Promise<void> {
     // The ICC loss starts at epoch iccWarmupEpochs, with centroids set to exact class means.
     if (!this.ready && epoch >= this.o.iccWarmupEpochs && this.o.wIcc > 0) await this.meansByPass(net);
+    if (this.active(epoch)) {
+      this.diagnostics.snapshot(this.centroids.values);
+      // Ablation: centroids fixed for the epoch, then set to the class means of its embeddings.
+      if (this.epochMeans) this.centroids.beginMeans();
+    }
+  }
+
+  afterEpoch(): void {
+    if (this.epochMeans && this.centroids.accumulating) this.centroids.finishMeans();
+  }
+
+  epochMetrics(_epoch: number, train: Record<string, number>): Record<string, number> {
+    return this.diagnostics.finish(this.centroids.values, this.o.projDim, train['train/loss_icc']);
   }
 
   /**
@@ -139,7 +161,7 @@ export class IcclMethod implements Stage1Method {
       const zA = tf.slice(z, [0, 0], [a.n, -1]);
       const src = both ? tf.concat([zA, tf.slice(z, [a.n + m, 0], [b.n, -1])], 0) : zA;
       const labels = both ? concatLabels(a.labels, b.labels) : a.labels;
-      this.pending = { z: tf.keep(src), labels };
+      this.pending = { z: tf.keep(src), labels, zMix: tf.keep(zM), ya: a.labels.slice(0, m), yb: b.labels.slice(0, m) };
     }
     // Warm-up with both classification weights at 0: nothing to learn yet, but the tape needs a path
     // from the variables to the loss (a zero gradient; weight decay still applies).
@@ -149,9 +171,16 @@ export class IcclMethod implements Stage1Method {
 
   afterStep(info: StepInfo): void {
     if (!this.pending) return;
-    const z = this.pending.z.dataSync() as Float32Array;
-    if (this.active(info.epoch)) this.centroids.update(z, this.pending.labels, this.o.centroidMomentum);
-    this.pending.z.dispose();
+    const { z: zT, zMix, labels, ya, yb } = this.pending;
+    const z = zT.dataSync() as Float32Array;
+    if (this.active(info.epoch)) {
+      // Retrieval against the centroids the loss just used (before they move).
+      this.diagnostics.addBatch(zMix.dataSync() as Float32Array, this.centroids.values, this.o.projDim, ya, yb);
+      if (this.epochMeans) this.centroids.accumulate(z, labels);
+      else this.centroids.update(z, labels, this.o.centroidMomentum);
+    }
+    zT.dispose();
+    zMix.dispose();
     this.pending = null;
   }
 
@@ -166,6 +195,7 @@ export class IcclMethod implements Stage1Method {
 
   dispose(): void {
     this.pending?.z.dispose();
+    this.pending?.zMix.dispose();
     this.pending = null;
     this.store.dispose();
   }

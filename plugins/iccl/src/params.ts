@@ -47,6 +47,13 @@ export const ICCL_PARAMS = {
     description: '(ours) which non-interpolated samples feed the centroids: the class-agnostic batch, or both batches',
   },
   lambdaPerBatch: { type: 'bool', default: false, description: '(ours) one lam per batch instead of one per sample' },
+  centroidUpdate: {
+    type: 'categorical',
+    default: 'ema',
+    choices: ['ema', 'epoch-means'],
+    description:
+      "(ours) 'ema': the per-sample EMA above (ICCL.md); 'epoch-means' (an ablation): centroids fixed for an epoch, then set to the exact class means of that epoch's non-interpolated embeddings",
+  },
 } satisfies ParamSchema;
 
 export type IcclParams = ParamValues<typeof ICCL_PARAMS>;
@@ -68,5 +75,6 @@ export function icclOnly(p: IcclParams): IcclOnlyParams {
     iccWarmupEpochs: p.iccWarmupEpochs,
     centroidSource: p.centroidSource as IcclOptions['centroidSource'],
     lambdaPerBatch: p.lambdaPerBatch,
+    centroidUpdate: p.centroidUpdate as 'ema' | 'epoch-means',
   };
 }

@@ -275,6 +275,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
         const seconds = Math.max(1e-3, (Date.now() - t0) / 1000);
         const trainMetrics: Record<string, number> = { 'train/lr': lr, 'train/images_per_s': images / seconds };
         for (const [k, v] of Object.entries(sums)) trainMetrics[k === 'loss' ? 'train/loss' : `train/loss_${k}`] = v / Math.max(1, nSteps);
+        Object.assign(trainMetrics, method.epochMetrics?.(epoch, trainMetrics) ?? {});
         const last = epoch === p.epochs - 1;
         const due = (epoch + 1) % p.evalEvery === 0 || last;
         await evalNow(epoch + 1, trainMetrics, due);
@@ -286,6 +287,10 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
         if (due && lastEval) await ctx.report(epoch + 1, finiteOnly(lastEval));
       }
       if (p.crtEpochs > 0) {
+        // The stage-1 classifier's per-class accuracy, before cRT replaces it (a stage-1-only baseline
+        // can be read from a two-stage run).
+        const acc1 = lastAcc as ShotAccuracy | null;
+        if (acc1) await writePerClassCsv(path.join(ctx.workDir, 'per_class_accuracy_stage1.csv'), acc1, d.trainCounts, d.classNames);
         // Entering stage 2: new classifier, new optimiser; checkpoint so that a resume sees stage 2.
         net.classifier.reset(seedFrom(p.seed, STREAM.crtInit));
         opt.clear();

@@ -48,6 +48,8 @@ export interface Stage1Method {
   afterStep?(info: StepInfo): void;
   /** after each stage-1 epoch */
   afterEpoch?(epoch: number): void;
+  /** extra per-epoch metrics (ICCL: train/icc_retrieval, ...), given the epoch's train/* means */
+  epochMetrics?(epoch: number, train: Record<string, number>): Record<string, number>;
   /** JSON state for checkpoints (variables in `store` are saved separately) */
   state?(): Record<string, unknown>;
   loadState?(state: Record<string, unknown>): void;
