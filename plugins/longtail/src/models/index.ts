@@ -1,6 +1,6 @@
 export { tfx, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Scalar, type Variable, type NamedTensorMap } from './tf';
 export { VariableStore, type NamedVariable, type VarRole } from './store';
-export { BatchNorm, Conv2d, GroupedConv2d, Linear, InitSeeds, commitUpdates, discardUpdates, inferencePass, trainingPass, type Pass } from './layers';
+export { BatchNorm, Conv2d, GroupedConv2d, Linear, InitSeeds, addSameShape, commitUpdates, discardUpdates, inferencePass, trainingPass, type Pass } from './layers';
 export type { Backbone } from './backbone';
 export { CifarResNet } from './resnet-cifar';
 export { ImageNetResNet, type ImageNetResNetOptions } from './resnet';
@@ -10,5 +10,7 @@ export { MODEL_NAMES, Network, buildNetwork, type ModelName, type NetworkSpec } 
 export { SgdMomentum } from './sgd';
 export { lrAt, parseLrSteps, type LrSchedule } from './schedule';
 export { softCrossEntropy, mixedTargets, crossEntropy } from './losses';
+export { leanVariableGrads } from './lean-grads';
+export { setNativeGradients } from './native-grads';
 export { sgdStep, crossEntropyTrainStep, buildResNet32, buildResNet50, buildResNeXt50 } from './train-step';
 export { saveTensors, loadTensors, hasSavedTensors, type LoadedTensors } from './weights-io';

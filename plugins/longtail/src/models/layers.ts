@@ -2,6 +2,7 @@ import type { VariableStore } from './store';
 import { Rng } from '../train/random';
 import { fusedBatchNormTraining } from './fused-batch-norm';
 import { nativeGroupedConv2d } from './grouped-conv';
+import { useNativeGradients } from './native-grads';
 import { tfx, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from './tf';
 
 /**
@@ -15,6 +16,7 @@ export interface Pass {
 }
 
 export function trainingPass(): Pass {
+  useNativeGradients();
   return { training: true, updates: [] };
 }
 export function inferencePass(): Pass {
@@ -210,6 +212,22 @@ export class BatchNorm {
     });
     return tf.batchNorm(x, mean, variance, this.beta, this.gamma, this.epsilon) as Tensor4D;
   }
+}
+
+/**
+ * a + b for two tensors of one shape, whose gradient is dy for both: nothing is kept for the
+ * backward pass (tfjs's Add keeps both inputs, only to read their shapes for broadcasting).
+ */
+export function addSameShape<T extends Tensor>(a: T, b: T): T {
+  const tf = tfx();
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`addSameShape: shapes differ (${a.shape} vs ${b.shape})`);
+  }
+  const op = tf.customGrad(((x: Tensor, y: Tensor) => ({
+    value: tf.add(x, y),
+    gradFunc: (dy: Tensor) => [dy.clone(), dy.clone()],
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(a, b) as T;
 }
 
 /** Fully connected layer: y = x W + b. Weight Kaiming-normal on fan-in by default, bias zero. */

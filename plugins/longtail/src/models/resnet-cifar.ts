@@ -1,5 +1,5 @@
 import type { Backbone } from './backbone';
-import { BatchNorm, Conv2d, InitSeeds, type Pass } from './layers';
+import { BatchNorm, Conv2d, InitSeeds, addSameShape, type Pass } from './layers';
 import type { VariableStore } from './store';
 import { tfx, type Tensor2D, type Tensor4D } from './tf';
 
@@ -24,6 +24,11 @@ class CifarBasicBlock {
   }
 
   apply(x: Tensor4D, pass: Pass): Tensor4D {
+    // tidy: the block's intermediates the tape does not keep are freed here, not at the end of the pass.
+    return tfx().tidy(() => this.compute(x, pass));
+  }
+
+  private compute(x: Tensor4D, pass: Pass): Tensor4D {
     const tf = tfx();
     let y = tf.relu(this.bn1.apply(this.conv1.apply(x), pass));
     y = this.bn2.apply(this.conv2.apply(y), pass);
@@ -38,7 +43,7 @@ class CifarBasicBlock {
         [lo, this.padChannels - lo],
       ]);
     }
-    return tf.relu(tf.add(y, s)) as Tensor4D;
+    return tf.relu(addSameShape(y, s));
   }
 }
 
@@ -75,7 +80,7 @@ export class CifarResNet implements Backbone {
 
   forward(x: Tensor4D, pass: Pass): Tensor2D {
     const tf = tfx();
-    let y = tf.relu(this.stemBn.apply(this.stem.apply(x), pass));
+    let y = tf.tidy(() => tf.relu(this.stemBn.apply(this.stem.apply(x), pass)));
     for (const b of this.blocks) y = b.apply(y, pass);
     return tf.mean(y, [1, 2]) as Tensor2D;
   }

@@ -1,5 +1,5 @@
 import type { Backbone } from './backbone';
-import { BatchNorm, Conv2d, GroupedConv2d, InitSeeds, type Pass } from './layers';
+import { BatchNorm, Conv2d, GroupedConv2d, InitSeeds, addSameShape, type Pass } from './layers';
 import type { VariableStore } from './store';
 import { tfx, type Tensor2D, type Tensor4D } from './tf';
 
@@ -27,12 +27,17 @@ class Bottleneck {
   }
 
   apply(x: Tensor4D, pass: Pass): Tensor4D {
+    // tidy: the block's intermediates the tape does not keep are freed here, not at the end of the pass.
+    return tfx().tidy(() => this.compute(x, pass));
+  }
+
+  private compute(x: Tensor4D, pass: Pass): Tensor4D {
     const tf = tfx();
     let y = tf.relu(this.bn1.apply(this.conv1.apply(x), pass));
     y = tf.relu(this.bn2.apply(this.conv2.apply(y), pass));
     y = this.bn3.apply(this.conv3.apply(y), pass);
     const s = this.down ? this.down.bn.apply(this.down.conv.apply(x), pass) : x;
-    return tf.relu(tf.add(y, s)) as Tensor4D;
+    return tf.relu(addSameShape(y, s));
   }
 }
 
@@ -80,8 +85,7 @@ export class ImageNetResNet implements Backbone {
 
   forward(x: Tensor4D, pass: Pass): Tensor2D {
     const tf = tfx();
-    let y = tf.relu(this.stemBn.apply(this.stem.apply(x), pass));
-    y = tf.maxPool(y, 3, 2, 'same');
+    let y = tf.tidy(() => tf.maxPool(tf.relu(this.stemBn.apply(this.stem.apply(x), pass)), 3, 2, 'same'));
     for (const b of this.blocks) y = b.apply(y, pass);
     return tf.mean(y, [1, 2]) as Tensor2D;
   }

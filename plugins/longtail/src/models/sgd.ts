@@ -18,11 +18,14 @@ export class SgdMomentum {
   /** One update; `grads` maps each variable's tfjs name to its gradient (tf.variableGrads's output). */
   apply(vars: NamedVariable[], grads: NamedTensorMap, lr: number): void {
     const tf = tfx();
+    // The three factors as tensors once per step: a JavaScript number in an op is uploaded anew
+    // every time (three host-to-TensorFlow copies per variable per step).
+    const [wd, mu, rate] = [tf.scalar(this.weightDecay), tf.scalar(this.momentum), tf.scalar(lr)];
     for (const v of vars) {
       const g = grads[v.variable.name];
       if (!g) continue;
       tf.tidy(() => {
-        let d: Tensor = this.weightDecay ? tf.add(g, tf.mul(v.variable, this.weightDecay)) : g;
+        let d: Tensor = this.weightDecay ? tf.add(g, tf.mul(v.variable, wd)) : g;
         if (this.momentum) {
           let buf = this.slots.get(v.name);
           if (!buf) {
@@ -30,13 +33,14 @@ export class SgdMomentum {
             buf = tf.variable(d, false);
             this.slots.set(v.name, buf);
           } else {
-            buf.assign(tf.add(tf.mul(buf, this.momentum), d));
+            buf.assign(tf.add(tf.mul(buf, mu), d));
           }
-          d = this.nesterov ? tf.add(d, tf.mul(buf, this.momentum)) : buf;
+          d = this.nesterov ? tf.add(d, tf.mul(buf, mu)) : buf;
         }
-        v.variable.assign(tf.sub(v.variable, tf.mul(d, lr)));
+        v.variable.assign(tf.sub(v.variable, tf.mul(d, rate)));
       });
     }
+    tf.dispose([wd, mu, rate]);
   }
 
   /** Momentum buffers by variable name, for checkpoints. */

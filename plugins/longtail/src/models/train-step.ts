@@ -1,4 +1,5 @@
 import { commitUpdates, discardUpdates, trainingPass } from './layers';
+import { leanVariableGrads } from './lean-grads';
 import { crossEntropy } from './losses';
 import { Network, buildNetwork } from './network';
 import { SgdMomentum } from './sgd';
@@ -16,7 +17,7 @@ export function sgdStep(vars: NamedVariable[], opt: SgdMomentum, lr: number, los
   const trained = vars.filter((v) => v.role !== 'state');
   let out: { value: Scalar; grads: Record<string, import('./tf').Tensor> };
   try {
-    out = tf.variableGrads(() => lossFn(pass), trained.map((v) => v.variable));
+    out = leanVariableGrads(() => lossFn(pass), trained.map((v) => v.variable));
   } catch (e) {
     discardUpdates(pass);
     throw e;

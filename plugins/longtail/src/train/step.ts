@@ -2,6 +2,7 @@ import { commitUpdates, discardUpdates, trainingPass } from '../models/layers';
 import type { Network } from '../models/network';
 import type { SgdMomentum } from '../models/sgd';
 import type { NamedVariable } from '../models/store';
+import { leanVariableGrads } from '../models/lean-grads';
 import { tfx, type Scalar, type Tensor } from '../models/tf';
 import type { DeviceBatch, Stage1Method, StepInfo } from './method';
 
@@ -33,7 +34,7 @@ export function stage1Step(
   const kept: Record<string, Scalar> = {};
   let out: { value: Scalar; grads: Record<string, Tensor> };
   try {
-    out = tf.variableGrads(() => {
+    out = leanVariableGrads(() => {
       const r = method.loss(net, a, b, pass, info);
       for (const [k, v] of Object.entries(r.terms)) kept[k] = tf.keep(v);
       return r.total;
