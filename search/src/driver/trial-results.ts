@@ -3,6 +3,7 @@
  * verdict), and the trial's end as its final state, or a reap with a retry when it was lost.
  */
 import type { Pruner } from '../pruners/base';
+import { PER_CLASS_ATTR, perClassFromArtifacts } from '../report/per-class';
 import type { CompiledSpace } from '../spaces/compile';
 import { StaleTrialError, type Storage } from '../storages/base';
 import type { Study } from '../study/study';
@@ -45,6 +46,9 @@ export async function recordOutcome(c: TrialResultsContext, t: FrozenTrial, outc
       const m = outcome.msg;
       const metrics = { ...outcome.lastReported, ...m.metrics };
       await storage.setTrialUserAttr(t.trialId, 'metrics', metrics);
+      // the per-class table goes into the study, so the report draws the tail wherever the study is read
+      const perClass = perClassFromArtifacts(m.artifacts ?? []);
+      if (perClass) await storage.setTrialUserAttr(t.trialId, PER_CLASS_ATTR, perClass);
       const values = space.objectiveMetrics.map((name, i) => (name in metrics ? metrics[name] : i === 0 && space.objectiveMetrics.length === 1 ? m.objective : undefined));
       const missing = space.objectiveMetrics.filter((_n, i) => values[i] === undefined);
       if (missing.length) {
