@@ -225,10 +225,11 @@ describe('TPESampler', () => {
     expect(await study.bestValue()).toBeLessThan(0.2);
   });
 
-  it('constant liar: two workers with the same seed do not propose the same point', async () => {
-    // Two samplers with identical seeds share a study: without the liar their second asks would be
-    // identical draws; with it, the second worker counts the first's RUNNING point as bad.
-    const run = async (constantLiar: boolean): Promise<[Record<string, unknown>, Record<string, unknown>]> => {
+  it('constant liar: a RUNNING trial of another worker changes the next draw only with the liar', async () => {
+    // Worker a's trial 12 is either still RUNNING or already FAILED (failed trials are not history).
+    // Without the liar, worker b's trial 13 draws the same point either way; with it, a's RUNNING
+    // point counts as bad and moves b's draw.
+    const run = async (constantLiar: boolean, aFails: boolean): Promise<Record<string, unknown>> => {
       const { InMemoryStorage, loadStudy } = await import('../src');
       const storage = new InMemoryStorage();
       const a = await createStudy({ storage, studyName: 's', sampler: new TPESampler({ seed: 7, constantLiar, nStartupTrials: 10 }) });
@@ -239,17 +240,17 @@ describe('TPESampler', () => {
       const a2 = await loadStudy({ storage, studyName: 's', sampler: new TPESampler({ seed: 99, constantLiar, nStartupTrials: 10 }) });
       const b2 = await loadStudy({ storage, studyName: 's', sampler: new TPESampler({ seed: 99, constantLiar, nStartupTrials: 10 }) });
       const ta = await a2.ask();
-      const tb = await b2.ask();
       await ta.suggestFloat('x', -10, 10);
       await ta.suggestFloat('y', -10, 10);
+      if (aFails) await a2.tell(ta, { state: TrialState.FAIL });
+      const tb = await b2.ask();
       await tb.suggestFloat('x', -10, 10);
       await tb.suggestFloat('y', -10, 10);
-      return [ta.params, tb.params];
+      expect(tb.number).toBe(13);
+      return tb.params;
     };
-    const [pa, pb] = await run(false);
-    expect(pa).toEqual(pb); // the control: same seed, same history -> same point
-    const [qa, qb] = await run(true);
-    expect(qa).not.toEqual(qb);
+    expect(await run(false, false)).toEqual(await run(false, true)); // the control
+    expect(await run(true, false)).not.toEqual(await run(true, true));
   });
 
   it('pruned trials inform TPE: with only pruned trials past start-up it still samples', async () => {

@@ -203,6 +203,19 @@ describe('JournalStorage', () => {
     expect((await b.getAllTrials(sid, [TrialState.RUNNING])).length).toBe(3);
   });
 
+  it('createTrialWithinLimit: writers at once never exceed the limit; exempt trials do not count', async () => {
+    const file = path.join(dir, 'budget.journal');
+    const writers = [new JournalStorage(file), new JournalStorage(file), new JournalStorage(file)];
+    const sid = await writers[0].createStudy([StudyDirection.MINIMIZE], 'b');
+    await writers[0].createNewTrial(sid, { state: TrialState.WAITING, systemAttrs: { retried_from: 0 } });
+    await writers[0].createNewTrial(sid);
+    const made = await Promise.all(writers.flatMap((w) => Array.from({ length: 10 }, () => w.createTrialWithinLimit(sid, 7, 'retried_from'))));
+    expect(made.filter((id) => id !== null).length).toBe(6);
+    expect((await writers[2].getAllTrials(sid)).length).toBe(8);
+    const py = JSON.parse(python('optuna_read.py', [file, 'symlink'])) as PyStudy[];
+    expect(py[0].trials.length).toBe(8);
+  });
+
   it('is shared safely by several processes: every create and claim is unique', async () => {
     const file = path.join(dir, 'multi.journal');
     const s = new JournalStorage(file);

@@ -85,6 +85,21 @@ describe('PostgresStorage (real server)', () => {
     expect(new Set(created).size).toBe(60);
   });
 
+  it('createTrialWithinLimit: many "hosts" at once never exceed the limit; exempt trials do not count', async () => {
+    const hosts = [storage(), storage(), storage()];
+    const sid = await hosts[0].createStudy([StudyDirection.MINIMIZE], 'budget');
+    await hosts[0].createNewTrial(sid, { state: TrialState.WAITING, systemAttrs: { retried_from: 0 } });
+    await hosts[0].createNewTrial(sid);
+    const made = await Promise.all(hosts.flatMap((h) => Array.from({ length: 10 }, () => h.createTrialWithinLimit(sid, 7, 'retried_from'))));
+    expect(made.filter((id) => id !== null).length).toBe(6); // 7 counted, one of them made before
+    const trials = await hosts[2].getAllTrials(sid);
+    expect(trials.length).toBe(8);
+    expect(trials.map((t) => t.number)).toEqual(Array.from({ length: 8 }, (_x, i) => i));
+    const next = await hosts[1].createTrialWithinLimit(sid, 8, 'retried_from');
+    expect((await hosts[1].getTrial(next!)).number).toBe(8);
+    expect(await hosts[1].createTrialWithinLimit(sid, 8, 'retried_from')).toBeNull();
+  });
+
   it('reports RUNNING trials whose heartbeat is older than the grace period', async () => {
     const s = storage();
     const sid = await s.createStudy([StudyDirection.MINIMIZE], 'heartbeat');

@@ -1,19 +1,15 @@
 /**
- * Launching and budget: whether another trial may start (budget, study time limit, stop), and
- * claiming it: a waiting retry first, else a new trial from the sampler, stamped with this driver.
+ * Launching and budget: whether another trial may start (stop, study time limit), and claiming it:
+ * a waiting retry first, else a new trial if the budget allows, checked and created in one atomic
+ * storage step (so several drivers on one study never exceed it), stamped with this driver.
  */
 import * as path from 'node:path';
 import type { CompiledSpace } from '../spaces/compile';
 import type { Storage } from '../storages/base';
 import type { Study } from '../study/study';
-import { isFinished, TrialState, type FrozenTrial } from '../study/trial-types';
+import { isFinished, type FrozenTrial } from '../study/trial-types';
 import { ATTR } from './attrs';
 import type { DriverIdentity } from './reaping';
-
-/** Trials the budget counts: all of them, minus failed ones that a retry replaces. */
-export function planned(trials: FrozenTrial[]): number {
-  return trials.length - trials.filter((t) => t.systemAttrs[ATTR.retriedFrom] !== undefined).length;
-}
 
 /** Finished trials a resumed run starts with (failed ones a retry replaced not counted). */
 export function alreadyDone(trials: FrozenTrial[]): number {
@@ -48,19 +44,18 @@ export class Launcher {
     return p;
   }
 
-  private mayStart(all: FrozenTrial[]): boolean {
+  private mayStart(): boolean {
     const { o } = this;
     if (o.stopping()) return false;
-    if (o.studyTimeout !== null && o.studyTimeout !== undefined && (Date.now() - this.started) / 1000 >= o.studyTimeout) return false;
-    const hasWaiting = all.some((t) => t.state === TrialState.WAITING);
-    return hasWaiting || planned(all) < o.nTrials;
+    return o.studyTimeout === null || o.studyTimeout === undefined || (Date.now() - this.started) / 1000 < o.studyTimeout;
   }
 
   private async claim(): Promise<FrozenTrial | null> {
     const { storage, study, space, me } = this.o;
-    if (this.o.stopping()) return null;
-    if (!this.mayStart(await storage.getAllTrials(study.studyId))) return null;
-    const trial = await study.ask();
+    if (!this.mayStart()) return null;
+    // Retries (WAITING) run whatever the budget; new trials only while it lasts.
+    const trial = await study.tryAsk(() => storage.createTrialWithinLimit(study.studyId, this.o.nTrials, ATTR.retriedFrom));
+    if (!trial) return null;
     const frozen0 = await storage.getTrial(trial.trialId);
     const sampled = await space.suggest(trial);
     await storage.setTrialSystemAttr(trial.trialId, ATTR.host, me.host);

@@ -1,22 +1,24 @@
 import { contains, toInternal, type Distribution, type ParamValue } from '../study/distributions';
-import { Rng } from '../study/rng';
 import type { Study } from '../study/study';
+import { FIXED_PARAMS_ATTR } from '../study/trial';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
 import type { Sampler } from './base';
+import { freshSeed, trialRng } from './trial-seed';
 
 /** System attr holding the index of the grid point a trial evaluates. */
 export const GRID_ID_ATTR = 'grid_id';
 
 /**
  * Exhaustive search over the Cartesian product of the given values. Each trial takes a grid point
- * no other trial (running or finished) has taken, chosen at random so concurrent workers rarely
- * collide; once every point has been tried, the study's optimize() loop is stopped. If points run
+ * no other trial (running or finished) has taken, chosen at random (from the seed and the trial's
+ * place, so a resumed study picks as an uninterrupted one) so concurrent workers rarely collide; a
+ * trial that carries its parameters (a retry) takes their point; once every point has been tried, the study's optimize() loop is stopped. If points run
  * out while trials are still being asked (several workers), a random point is re-evaluated.
  */
 export class GridSampler implements Sampler {
   private readonly names: string[];
   private readonly grid: ParamValue[][];
-  private readonly rng: Rng;
+  private seed: number;
 
   /** `new GridSampler({ x: [1, 2] }, seed)` or `new GridSampler({ searchSpace: { x: [1, 2] }, seed })`. */
   constructor(
@@ -36,7 +38,7 @@ export class GridSampler implements Sampler {
       if (!Array.isArray(vs) || vs.length === 0) throw new Error(`GridSampler: parameter "${n}" needs a non-empty list of values, got ${JSON.stringify(vs)}`);
     }
     this.grid = cartesian(this.names.map((n) => [...space[n]]));
-    this.rng = new Rng(seed);
+    this.seed = seed ?? freshSeed();
   }
 
   get size(): number {
@@ -44,7 +46,7 @@ export class GridSampler implements Sampler {
   }
 
   reseedRng(): void {
-    this.rng.reseed(Math.floor(Math.random() * 0x100000000));
+    this.seed = freshSeed();
   }
 
   async inferRelativeSearchSpace(): Promise<Record<string, Distribution>> {
@@ -57,14 +59,23 @@ export class GridSampler implements Sampler {
 
   async beforeTrial(study: Study, trial: FrozenTrial): Promise<void> {
     if (GRID_ID_ATTR in trial.systemAttrs) return;
+    const own = this.pointOf(trial.systemAttrs[FIXED_PARAMS_ATTR] as Record<string, ParamValue> | undefined);
+    if (own >= 0) return study.storage.setTrialSystemAttr(trial.trialId, GRID_ID_ATTR, own);
     const taken = new Set<number>();
     for (const t of await study.getTrials({ states: [TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL] })) {
       if (t.number !== trial.number && typeof t.systemAttrs[GRID_ID_ATTR] === 'number') taken.add(t.systemAttrs[GRID_ID_ATTR] as number);
     }
     const free: number[] = [];
     for (let i = 0; i < this.grid.length; i++) if (!taken.has(i)) free.push(i);
-    const id = free.length ? free[this.rng.randInt(free.length)] : this.rng.randInt(this.grid.length);
+    const rng = await trialRng(this.seed, study, trial, 'grid');
+    const id = free.length ? free[rng.randInt(free.length)] : rng.randInt(this.grid.length);
     await study.storage.setTrialSystemAttr(trial.trialId, GRID_ID_ATTR, id);
+  }
+
+  /** The grid point of fixed parameters, or -1 when they do not name one. */
+  private pointOf(fixed: Record<string, ParamValue> | undefined): number {
+    if (!fixed || !this.names.every((n) => n in fixed)) return -1;
+    return this.grid.findIndex((p) => this.names.every((n, k) => p[k] === fixed[n]));
   }
 
   async sampleIndependent(_study: Study, trial: FrozenTrial, name: string, d: Distribution): Promise<number> {

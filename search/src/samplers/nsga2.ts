@@ -1,11 +1,12 @@
 import { toInternal, type Distribution } from '../study/distributions';
 import { dominates, nonDominatedRanks, toMinimization } from '../study/pareto';
-import { Rng } from '../study/rng';
+import type { Rng } from '../study/rng';
 import { IntersectionSearchSpace } from '../study/search-space';
 import type { Study } from '../study/study';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
 import type { Sampler } from './base';
 import { RandomSampler } from './random';
+import { freshSeed, trialRng } from './trial-seed';
 
 export const NSGA2_GENERATION_ATTR = 'NSGAIISampler:generation';
 const PARENTS_ATTR_PREFIX = 'NSGAIISampler:parent:';
@@ -30,7 +31,7 @@ export interface NSGAIISamplerOptions {
  * parent lists live in storage attributes, so workers on a shared storage cooperate.
  */
 export class NSGAIISampler implements Sampler {
-  private readonly rng: Rng;
+  private seed: number;
   private readonly random: RandomSampler;
   private readonly populationSize: number;
   private readonly mutationProb: number | null;
@@ -39,7 +40,7 @@ export class NSGAIISampler implements Sampler {
   private readonly space = new IntersectionSearchSpace();
 
   constructor(opts: NSGAIISamplerOptions = {}) {
-    this.rng = new Rng(opts.seed);
+    this.seed = opts.seed ?? freshSeed();
     this.random = new RandomSampler(opts.seed === undefined || opts.seed === null ? null : opts.seed + 1);
     this.populationSize = opts.populationSize ?? 50;
     this.mutationProb = opts.mutationProb ?? null;
@@ -52,7 +53,7 @@ export class NSGAIISampler implements Sampler {
   }
 
   reseedRng(): void {
-    this.rng.reseed(Math.floor(Math.random() * 0x100000000));
+    this.seed = freshSeed();
     this.random.reseedRng();
   }
 
@@ -88,20 +89,21 @@ export class NSGAIISampler implements Sampler {
     const parents = await this.parentPopulation(study, gen);
     const names = Object.keys(space).filter((n) => parents.every((p) => n in p.params));
     if (parents.length === 0 || names.length === 0) return {};
+    const rng = await trialRng(this.seed, study, trial, 'nsga2');
     let child: Record<string, number>;
     const internal = (t: FrozenTrial): Record<string, number> => Object.fromEntries(names.map((n) => [n, toInternal(space[n], t.params[n])]));
-    if (this.rng.random() < this.crossoverProb && parents.length >= 2) {
-      const a = internal(this.tournament(parents, study));
-      const b = internal(this.tournament(parents, study));
+    if (rng.random() < this.crossoverProb && parents.length >= 2) {
+      const a = internal(this.tournament(rng, parents, study));
+      const b = internal(this.tournament(rng, parents, study));
       child = {};
-      for (const n of names) child[n] = this.rng.random() < this.swappingProb ? b[n] : a[n];
+      for (const n of names) child[n] = rng.random() < this.swappingProb ? b[n] : a[n];
     } else {
-      child = internal(parents[this.rng.randInt(parents.length)]);
+      child = internal(parents[rng.randInt(parents.length)]);
     }
     const pm = this.mutationProb ?? 1 / Math.max(1, names.length);
     const out: Record<string, number> = {};
     // A mutated parameter is left out, so the study draws it independently (at random).
-    for (const n of names) if (this.rng.random() >= pm) out[n] = child[n];
+    for (const n of names) if (rng.random() >= pm) out[n] = child[n];
     return out;
   }
 
@@ -110,9 +112,9 @@ export class NSGAIISampler implements Sampler {
   }
 
   /** Binary tournament: of two random parents, the dominating one (else the first). */
-  private tournament(parents: FrozenTrial[], study: Study): FrozenTrial {
-    const a = parents[this.rng.randInt(parents.length)];
-    const b = parents[this.rng.randInt(parents.length)];
+  private tournament(rng: Rng, parents: FrozenTrial[], study: Study): FrozenTrial {
+    const a = parents[rng.randInt(parents.length)];
+    const b = parents[rng.randInt(parents.length)];
     const va = toMinimization(a.values as number[], study.directions);
     const vb = toMinimization(b.values as number[], study.directions);
     return dominates(vb, va) ? b : a;

@@ -1,10 +1,12 @@
 import type { Distribution } from '../study/distributions';
 import { Rng } from '../study/rng';
 import type { Study } from '../study/study';
+import { FIXED_PARAMS_ATTR } from '../study/trial';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
 import type { Sampler } from './base';
 import { RandomSampler } from './random';
 import { SobolSequence } from './sobol';
+import { drawPlace, freshSeed } from './trial-seed';
 import { fromUnit } from './unit-transform';
 
 export interface QMCSamplerOptions {
@@ -17,9 +19,10 @@ export interface QMCSamplerOptions {
 }
 
 /**
- * Quasi-random search: trial n takes point n of a (scrambled) Sobol sequence over the search space of
- * the first complete trial, so the start-up points cover the space more evenly than random ones.
- * Indexing by trial number makes concurrent workers draw distinct points without coordination.
+ * Quasi-random search: the trial in place n (see drawPlace) takes point n of a (scrambled) Sobol
+ * sequence over the search space of the first complete trial, so the start-up points cover the space
+ * more evenly than random ones. Indexing by place makes concurrent workers draw distinct points
+ * without coordination, and a resumed study continue the sequence where it stopped.
  */
 export class QMCSampler implements Sampler {
   private readonly seed: number;
@@ -30,7 +33,7 @@ export class QMCSampler implements Sampler {
   private sequence: SobolSequence | null = null;
 
   constructor(opts: QMCSamplerOptions = {}) {
-    this.seed = opts.seed ?? Math.floor(Math.random() * 0x100000000);
+    this.seed = opts.seed ?? freshSeed();
     this.scramble = opts.scramble ?? true;
     this.independent = opts.independentSampler ?? new RandomSampler(opts.seed);
   }
@@ -57,13 +60,14 @@ export class QMCSampler implements Sampler {
     return space;
   }
 
-  async sampleRelative(_study: Study, trial: FrozenTrial, space: Record<string, Distribution>): Promise<Record<string, number>> {
+  async sampleRelative(study: Study, trial: FrozenTrial, space: Record<string, Distribution>): Promise<Record<string, number>> {
     const names = Object.keys(space).sort();
-    if (names.length === 0) return {};
+    // A trial that carries its parameters has no place in the sequence: what it lacks is drawn at random.
+    if (names.length === 0 || trial.systemAttrs[FIXED_PARAMS_ATTR] !== undefined) return {};
     if (!this.sequence || this.sequence.dims !== names.length) {
       this.sequence = new SobolSequence(names.length, this.scramble ? new Rng(this.seed) : null);
     }
-    const u = this.sequence.point(trial.number);
+    const u = this.sequence.point(await drawPlace(study, trial));
     const out: Record<string, number> = {};
     names.forEach((name, i) => (out[name] = fromUnit(space[name], u[i])));
     return out;

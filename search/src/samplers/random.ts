@@ -1,18 +1,23 @@
 import type { Distribution } from '../study/distributions';
-import { Rng } from '../study/rng';
+import type { Study } from '../study/study';
+import type { FrozenTrial } from '../study/trial-types';
 import type { Sampler } from './base';
+import { freshSeed, trialRng } from './trial-seed';
 import { fromUnit } from './unit-transform';
 
-/** Independent uniform draws (in log space for log ranges). The baseline, and TPE's start-up. */
+/**
+ * Independent uniform draws (in log space for log ranges). The baseline, and TPE's start-up. Each
+ * parameter of each trial has its own stream, from the seed, the trial's place and the name.
+ */
 export class RandomSampler implements Sampler {
-  private readonly rng: Rng;
+  private seed: number;
 
   constructor(seed?: number | null) {
-    this.rng = new Rng(seed);
+    this.seed = seed ?? freshSeed();
   }
 
   reseedRng(): void {
-    this.rng.reseed(Math.floor(Math.random() * 0x100000000));
+    this.seed = freshSeed();
   }
 
   async inferRelativeSearchSpace(): Promise<Record<string, Distribution>> {
@@ -23,12 +28,7 @@ export class RandomSampler implements Sampler {
     return {};
   }
 
-  async sampleIndependent(_study: unknown, _trial: unknown, _name: string, d: Distribution): Promise<number> {
-    return this.sample(d);
-  }
-
-  /** Synchronous draw, for samplers that embed random sampling. */
-  sample(d: Distribution): number {
-    return fromUnit(d, this.rng.random());
+  async sampleIndependent(study: Study, trial: FrozenTrial, name: string, d: Distribution): Promise<number> {
+    return fromUnit(d, (await trialRng(this.seed, study, trial, name)).random());
   }
 }

@@ -41,6 +41,13 @@ export interface Storage {
   getAllTrials(studyId: number, states?: TrialState[]): Promise<FrozenTrial[]>;
   getTrialIdFromStudyIdTrialNumber(studyId: number, trialNumber: number): Promise<number>;
 
+  /**
+   * Creates a RUNNING trial unless the study already holds `limit` trials that count (those without
+   * the system attribute `exemptAttr`, e.g. retries): check and create are one atomic step across
+   * processes and hosts. Returns the new trial's id, or null when the limit is reached.
+   */
+  createTrialWithinLimit(studyId: number, limit: number, exemptAttr: string): Promise<number | null>;
+
   /** Liveness of RUNNING trials for multi-host workers (no-op where not supported). */
   recordHeartbeat?(trialId: number): Promise<void>;
   /** RUNNING trials whose heartbeat is older than `graceSeconds`. */

@@ -48,6 +48,14 @@ export class InMemoryStorage implements Storage {
     return studyId;
   }
 
+  /** One process, no await between count and create: atomic as it stands. */
+  async createTrialWithinLimit(studyId: number, limit: number, exemptAttr: string): Promise<number | null> {
+    const s = this.study(studyId);
+    const counted = s.trialIds.filter((id) => this.trials.get(id)!.systemAttrs[exemptAttr] === undefined).length;
+    if (counted >= limit) return null;
+    return this.createNewTrial(studyId);
+  }
+
   async deleteStudy(studyId: number): Promise<void> {
     const s = this.study(studyId);
     for (const id of s.trialIds) {

@@ -104,9 +104,18 @@ export class Study {
    * (Optuna's ask(fixed_distributions)).
    */
   async ask(fixedDistributions: Record<string, Distribution> = {}): Promise<Trial> {
+    return (await this.tryAsk(() => this.storage.createNewTrial(this.studyId), fixedDistributions))!;
+  }
+
+  /**
+   * ask(), with the new trial (when no WAITING one is left) made by `createTrial`, which may refuse
+   * with null (e.g. a budget claimed atomically in the storage); then no trial starts and this is null.
+   */
+  async tryAsk(createTrial: () => Promise<number | null>, fixedDistributions: Record<string, Distribution> = {}): Promise<Trial | null> {
     this.cachedTrials = null;
     let trialId = await this.popWaitingTrial();
-    if (trialId === null) trialId = await this.storage.createNewTrial(this.studyId);
+    if (trialId === null) trialId = await createTrial();
+    if (trialId === null) return null;
     let frozen = await this.storage.getTrial(trialId);
     if (this.sampler.beforeTrial) {
       await this.sampler.beforeTrial(this, frozen);

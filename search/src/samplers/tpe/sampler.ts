@@ -1,11 +1,11 @@
 import { toInternal, type Distribution, type ParamValue } from '../../study/distributions';
-import { Rng } from '../../study/rng';
 import { GroupDecomposedSearchSpace } from '../../study/group-search-space';
 import { IntersectionSearchSpace } from '../../study/search-space';
 import type { Study } from '../../study/study';
 import { TrialState, type FrozenTrial } from '../../study/trial-types';
 import type { Sampler } from '../base';
 import { RandomSampler } from '../random';
+import { freshSeed, trialRng } from '../trial-seed';
 import { ParzenEstimator, type ParzenEstimatorParameters } from './parzen-estimator';
 import { defaultGamma, defaultGammaMultiObjective, defaultWeights, splitTrials } from './split';
 
@@ -48,7 +48,7 @@ export interface TPESamplerOptions {
  * every trial has); several objectives split by Pareto rank and hypervolume (MOTPE).
  */
 export class TPESampler implements Sampler {
-  private readonly rng: Rng;
+  private seed: number;
   private readonly startup: Sampler;
   private readonly nStartupTrials: number;
   private readonly nEiCandidates: number;
@@ -62,8 +62,8 @@ export class TPESampler implements Sampler {
   private groups: Record<string, Distribution>[] = [];
 
   constructor(opts: TPESamplerOptions = {}) {
-    this.rng = new Rng(opts.seed);
-    this.startup = opts.startupSampler ?? new RandomSampler(opts.seed);
+    this.seed = opts.seed ?? freshSeed();
+    this.startup = opts.startupSampler ?? new RandomSampler(this.seed);
     this.nStartupTrials = opts.nStartupTrials ?? 10;
     this.nEiCandidates = opts.nEiCandidates ?? 24;
     if (!(Number.isInteger(this.nStartupTrials) && this.nStartupTrials >= 0)) throw new Error(`TPESampler: nStartupTrials must be an integer >= 0, got ${this.nStartupTrials}`);
@@ -83,7 +83,7 @@ export class TPESampler implements Sampler {
   }
 
   reseedRng(): void {
-    this.rng.reseed(Math.floor(Math.random() * 0x100000000));
+    this.seed = freshSeed();
     this.startup.reseedRng?.();
   }
 
@@ -176,7 +176,9 @@ export class TPESampler implements Sampler {
     // MOTPE weighs the good group uniformly (as Optuna 5): recency does not make a Pareto point better.
     const peBelow = new ParzenEstimator(obsBelow, space, this.pe, study.isMultiObjective && nBelow > 0 ? new Array<number>(nBelow).fill(1) : undefined);
     const peAbove = new ParzenEstimator(obsAbove, space, this.pe);
-    const candidates = peBelow.sample(this.rng, this.nEiCandidates);
+    // The trial's own stream (seed, place, parameters): the same history gives the same point.
+    const rng = await trialRng(this.seed, study, trial, `tpe:${Object.keys(space).sort().join(',')}`);
+    const candidates = peBelow.sample(rng, this.nEiCandidates);
     const lb = peBelow.logPdf(candidates);
     const la = peAbove.logPdf(candidates);
     let best = 0;

@@ -167,6 +167,27 @@ export class JournalStorage implements Storage {
     );
   }
 
+  /** Counted and appended under the file lock, after catching up: no other writer in between. */
+  createTrialWithinLimit(studyId: number, limit: number, exemptAttr: string): Promise<number | null> {
+    let full = false;
+    return this.write(
+      JournalOperation.CREATE_TRIAL,
+      (s) => {
+        this.study(s, studyId);
+        const counted = (s.studyTrialIds.get(studyId) ?? []).filter((id) => s.trials[id].systemAttrs[exemptAttr] === undefined).length;
+        if (counted >= limit) {
+          full = true;
+          throw new Error('limit');
+        }
+        return { study_id: studyId, datetime_start: isoMicros(new Date()) };
+      },
+      (s): number | null => s.lastCreatedTrialId,
+    ).catch((e: unknown) => {
+      if (full) return null;
+      throw e;
+    });
+  }
+
   setTrialStateValues(trialId: number, state: TrialState, values?: number[] | null): Promise<boolean> {
     let claimedByOther = false;
     return this.write(

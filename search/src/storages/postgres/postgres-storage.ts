@@ -142,25 +142,42 @@ export class PostgresStorage implements Storage {
   }
 
   async createNewTrial(studyId: number, template?: Partial<FrozenTrial>): Promise<number> {
+    return this.tx((c) => this.insertTrial(c, studyId, template));
+  }
+
+  /** Takes the next trial number (under the study row's lock) and inserts the trial, in `c`'s transaction. */
+  private async insertTrial(c: PoolClient, studyId: number, template?: Partial<FrozenTrial>): Promise<number> {
+    const n = await c.query<{ number: number }>('UPDATE iccl_studies SET next_number = next_number + 1 WHERE study_id = $1 RETURNING next_number - 1 AS number', [studyId]);
+    if (!n.rows.length) throw new StudyNotFoundError(`no study with id ${studyId}`);
+    const state = template?.state ?? TrialState.RUNNING;
+    const dists = template?.distributions ?? {};
+    const params: Record<string, ParamCell> = {};
+    for (const [k, v] of Object.entries(template?.params ?? {})) params[k] = { v: toInternal(dists[k], v), d: distributionToJson(dists[k]) };
+    const start = template?.datetimeStart ?? (state === TrialState.WAITING ? null : new Date());
+    const complete = template?.datetimeComplete ?? (isFinished(state) ? new Date() : null);
+    const r = await c.query<{ trial_id: number }>(
+      `INSERT INTO iccl_trials (study_id, number, state, "values", datetime_start, datetime_complete, params, user_attrs, system_attrs, heartbeat)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = ${TrialState.RUNNING} THEN now() END) RETURNING trial_id`,
+      [studyId, n.rows[0].number, state, template?.values ?? null, start, complete, jsonb(params), jsonb(template?.userAttrs ?? {}), jsonb(template?.systemAttrs ?? {})],
+    );
+    const id = r.rows[0].trial_id;
+    for (const [step, v] of template?.intermediateValues ?? new Map<number, number>()) {
+      await c.query('INSERT INTO iccl_trial_values (trial_id, step, value) VALUES ($1, $2, $3)', [id, step, v]);
+    }
+    return id;
+  }
+
+  /**
+   * The study row's lock (which every trial creation takes) serialises count and insert; under READ
+   * COMMITTED the count, a statement after the lock, sees every trial committed before it.
+   */
+  async createTrialWithinLimit(studyId: number, limit: number, exemptAttr: string): Promise<number | null> {
     return this.tx(async (c) => {
-      const n = await c.query<{ number: number }>('UPDATE iccl_studies SET next_number = next_number + 1 WHERE study_id = $1 RETURNING next_number - 1 AS number', [studyId]);
-      if (!n.rows.length) throw new StudyNotFoundError(`no study with id ${studyId}`);
-      const state = template?.state ?? TrialState.RUNNING;
-      const dists = template?.distributions ?? {};
-      const params: Record<string, ParamCell> = {};
-      for (const [k, v] of Object.entries(template?.params ?? {})) params[k] = { v: toInternal(dists[k], v), d: distributionToJson(dists[k]) };
-      const start = template?.datetimeStart ?? (state === TrialState.WAITING ? null : new Date());
-      const complete = template?.datetimeComplete ?? (isFinished(state) ? new Date() : null);
-      const r = await c.query<{ trial_id: number }>(
-        `INSERT INTO iccl_trials (study_id, number, state, "values", datetime_start, datetime_complete, params, user_attrs, system_attrs, heartbeat)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = ${TrialState.RUNNING} THEN now() END) RETURNING trial_id`,
-        [studyId, n.rows[0].number, state, template?.values ?? null, start, complete, jsonb(params), jsonb(template?.userAttrs ?? {}), jsonb(template?.systemAttrs ?? {})],
-      );
-      const id = r.rows[0].trial_id;
-      for (const [step, v] of template?.intermediateValues ?? new Map<number, number>()) {
-        await c.query('INSERT INTO iccl_trial_values (trial_id, step, value) VALUES ($1, $2, $3)', [id, step, v]);
-      }
-      return id;
+      const locked = await c.query('SELECT study_id FROM iccl_studies WHERE study_id = $1 FOR UPDATE', [studyId]);
+      if (!locked.rows.length) throw new StudyNotFoundError(`no study with id ${studyId}`);
+      const n = await c.query<{ n: string }>('SELECT count(*) AS n FROM iccl_trials WHERE study_id = $1 AND NOT (system_attrs ? $2)', [studyId, exemptAttr]);
+      if (Number(n.rows[0].n) >= limit) return null;
+      return this.insertTrial(c, studyId);
     });
   }
 
