@@ -6,8 +6,8 @@ import { z } from 'zod';
  */
 export const int64 = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an int64 as a decimal string')]).transform((v) => Number(v));
 
-/** Doubles may arrive as "NaN" / "Infinity" / "-Infinity" strings (proto3 JSON). */
-export const double = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity']), z.string().regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/)]).transform((v) => Number(v));
+/** Doubles may arrive as "NaN" / "Infinity" / "-Infinity" strings (proto3 JSON); literals, not an enum, whose "-Infinity" key tsc cannot declare. */
+export const double = z.union([z.number(), z.literal(['NaN', 'Infinity', '-Infinity']), z.string().regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/)]).transform((v) => Number(v));
 
 export const keyValue = z.object({ key: z.string(), value: z.string().optional().default('') });
 

@@ -207,6 +207,38 @@ function stage(srcDir, pkgDir) {
   if (fs.existsSync(path.join(srcDir, 'nvidia'))) fs.symlinkSync(fs.realpathSync(path.join(srcDir, 'nvidia')), path.join(deps, 'nvidia'));
 }
 
+/** Built addons are cached per tfjs-node version, variant, library, platform and N-API version. */
+function addonCacheDir(pkgDir) {
+  const { version } = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+  const variant = gpu ? 'gpu' : 'cpu';
+  return path.join(cacheRoot, `addon-${variant}-tfjs-node-${version}-tf-${TF_WHEEL_VERSION}-${process.platform}-${process.arch}-napi${process.versions.napi}`);
+}
+
+function saveAddon(pkgDir) {
+  const dest = addonCacheDir(pkgDir);
+  const tmp = `${dest}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.cpSync(path.join(pkgDir, 'lib'), tmp, { recursive: true });
+  fs.rmSync(dest, { recursive: true, force: true });
+  fs.renameSync(tmp, dest);
+}
+
+/**
+ * A second project (or a reinstall) stages the library and copies the addon built before against it
+ * (so already checked): seconds, not a node-gyp build. Returns what it runs on, or null.
+ */
+function restoreAddon(srcDir, pkgDir) {
+  const cached = addonCacheDir(pkgDir);
+  if (!fs.existsSync(cached)) return null;
+  stage(srcDir, pkgDir);
+  fs.rmSync(path.join(pkgDir, 'lib'), { recursive: true, force: true });
+  fs.cpSync(cached, path.join(pkgDir, 'lib'), { recursive: true });
+  const v = verify();
+  if (v.ok) return v.info;
+  say(`the cached addon in ${cached} does not load (${v.why}); building it again`);
+  return null;
+}
+
 async function main() {
   fs.mkdirSync(cacheRoot, { recursive: true });
   let dir = packageDir();
@@ -241,12 +273,18 @@ async function main() {
   }
 
   const src = libtensorflowFromWheel();
+  const restored = restoreAddon(src, dir);
+  if (restored) {
+    say(`ready: ${pkgName} on native TensorFlow ${restored.tensorflow} (${restored.gpu ? 'GPU' : 'CPU'}), addon from the cache`);
+    return;
+  }
   checkSymbols(path.join(src, 'lib'), path.join(src, 'include'), dir);
   stage(src, dir);
   say('building the tfjs-node addon from source against it (node-gyp)');
   if (!runInstallScript(dir)) fail(`building the addon failed; log: ${path.join(cacheRoot, `build-${gpu ? 'gpu' : 'cpu'}.log`)}`);
   const v = verify();
   if (!v.ok) fail(`the addon was built but does not load: ${v.why}`);
+  saveAddon(dir);
   say(`ready: ${pkgName} on native TensorFlow ${v.info.tensorflow} (${v.info.gpu ? 'GPU' : 'CPU'}), library from the ${TF_WHEEL_VERSION} wheel`);
 }
 
