@@ -18,6 +18,7 @@ import { parseAssignment } from '@iccl/trainer-api';
 import { assertDeviceAvailable } from '@iccl/tf-backend';
 import { makePruner, makeSampler, makeTracking, openStorage } from './factories';
 import { StudyProgress } from './progress';
+import { describePlan, planGpuSlots } from './gpu-slots';
 import { runStudy } from './run-study';
 import { assetsRoot, projectRoot, protocolRoot } from '../package-paths';
 
@@ -55,6 +56,9 @@ interface RunOpts {
   trialTimeout?: number;
   dataDir?: string;
   device: string;
+  gpus?: string;
+  trialsPerGpu?: number;
+  decodeWorkers?: number;
   sampler?: string;
   pruner?: string;
   tracking: string;
@@ -67,10 +71,12 @@ interface RunOpts {
 }
 
 async function cmdRun(o: RunOpts): Promise<number> {
+  assertDeviceAvailable(o.device); // first: a machine without the device is told so before anything else
   const space = loadSearchSpace(o.space, o.configuration, path.join(assetsRoot(), 'search-spaces'));
+  const gpus = planGpuSlots({ device: o.device, gpus: o.gpus, trialsPerGpu: o.trialsPerGpu, workers: o.workers, decodeWorkers: o.decodeWorkers });
+  if (gpus) process.stderr.write(`${describePlan(gpus)}\n`);
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : space.data?.dir ? path.resolve(REPO, space.data.dir) : undefined;
   checkData(space, dataDir);
-  assertDeviceAvailable(o.device);
   const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: protocolRoot(space.protocol), dataDir });
   const s = o.sampler ? nameAndOptions(o.sampler) : { name: space.sampler.name, options: space.sampler.options };
   const p = o.pruner ? nameAndOptions(o.pruner) : { name: space.pruner.name, options: space.pruner.options };
@@ -95,12 +101,14 @@ async function cmdRun(o: RunOpts): Promise<number> {
       sampler,
       pruner,
       nTrials,
-      workers: o.workers ?? space.budget.workers,
+      workers: gpus ? gpus.workers : (o.workers ?? space.budget.workers),
       trialTimeout: o.trialTimeout ?? space.budget.trialTimeout,
       studyTimeout: o.timeout ?? space.budget.studyTimeout,
       retries: o.retries ?? space.budget.retries,
       runsDir: path.resolve(o.runsDir ?? 'runs', studyName),
       device: o.device,
+      gpus,
+      decodeWorkers: gpus ? undefined : o.decodeWorkers,
       tracking,
       heartbeatSeconds: o.heartbeat,
       stopSignal: stop.signal,
@@ -207,6 +215,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--heartbeat <s>', 'seconds between heartbeats of running trials', positiveInt('--heartbeat'))
     .option('--data-dir <dir>', 'folder holding the data set')
     .addOption(new Option('--device <d>', 'TensorFlow device').choices(['auto', 'cpu', 'gpu', 'js']).default('auto'))
+    .option('--gpus <list>', 'GPUs the trials run on, one per trial process (e.g. 0,1,3; default under --device gpu|auto: all nvidia-smi lists)')
+    .option('--trials-per-gpu <n>', 'trials sharing one GPU (small networks); workers default to GPUs x this', positiveInt('--trials-per-gpu'))
+    .option('--decode-workers <n>', 'image-decoding threads per trial (default on GPUs: cores / trials running at once)', positiveInt('--decode-workers'))
     .option('--sampler <spec>', 'sampler: random, tpe, grid, sobol, nsga2 (options: tpe:seed=3)')
     .option('--pruner <spec>', 'pruner: median, percentile, nop, ... (options: median:nWarmupSteps=2)')
     .option('--tracking <spec>', 'mlflow[:URI] (MLFLOW_TRACKING_URI, else a local server on ./mlflow.db), jsonl:DIR, console or none', process.env.ICCL_TRACKING ?? 'mlflow')

@@ -40,6 +40,7 @@ export function cudaFailReason(reason: string, stderrTail: string, gpu: GpuInfo)
  */
 export class StderrTail {
   private buf = '';
+  private readonly ended: Promise<void>;
 
   constructor(
     stream: Readable | null,
@@ -50,9 +51,18 @@ export class StderrTail {
       sink.write(d);
       this.buf = (this.buf + d.toString('utf8')).slice(-this.limit);
     });
+    this.ended = stream ? new Promise((resolve) => stream.once('close', () => resolve())) : Promise.resolve();
   }
 
   text(): string {
+    return this.buf;
+  }
+
+  /** The tail once the stream has closed (a process's last words can come after its exit event), or after `waitMs`. */
+  async final(waitMs = 2000): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.ended, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
     return this.buf;
   }
 }

@@ -21,6 +21,8 @@ import type { Study } from '../study/study';
 import { isFinished, type FrozenTrial } from '../study/trial-types';
 import { ATTR } from './attrs';
 import type { TrialEvent } from './events';
+import type { GpuPlan } from './gpu-slots';
+import { DECODE_WORKERS_ENV, GpuTrials } from './gpu-trials';
 import { alreadyDone, Launcher } from './launching';
 import { openStudy } from './open-study';
 import { Reaper, type DriverIdentity } from './reaping';
@@ -50,6 +52,10 @@ export interface RunStudyOptions {
   /** Folder of trial work dirs (default runs/<study>). */
   runsDir?: string;
   device?: string;
+  /** GPU slots (planGpuSlots): each trial process gets its own GPU from these; null: trials run on the CPU. */
+  gpus?: GpuPlan | null;
+  /** Image-decoding threads per trial when not on GPU slots (those bring their own share); unset: the trainer's default. */
+  decodeWorkers?: number;
   tracking?: TrackingBackend | null;
   /** Seconds between heartbeats of running trials; a trial silent for 4x this is taken as dead. */
   heartbeatSeconds?: number;
@@ -98,6 +104,7 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   const reaper = new Reaper(storage, study, me, { retries: o.retries ?? 1, heartbeatSeconds: o.heartbeatSeconds ?? 15, emit });
   const results: TrialResultsContext = { storage, study, space, pruner, reaper, emit };
   const stopHeartbeat = reaper.startHeartbeat(running);
+  const gpus = o.gpus ? new GpuTrials(o.gpus) : null;
 
   const onStop = () => {
     if (stopping) {
@@ -117,9 +124,15 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
     fs.mkdirSync(workDir, { recursive: true });
     emit({ kind: 'started', number: t.number, params: plan.params });
     const tracked = await bridge.startTrial(t, plan);
+    const lease = gpus ? await gpus.lease(storage, t.trialId) : null;
+    if (lease) tracked.forward({ call: 'setTags', tags: gpus!.tags(lease) });
     const proc = startTrialProcess({
       start: { trialId: t.trialId, number: t.number, studyName: o.studyName, plugin: plan.plugin, params: plan.params, workDir, device: o.device ?? 'auto' },
-      env: { ICCL_DEVICE: o.device ?? 'auto' },
+      env: {
+        ICCL_DEVICE: o.device ?? 'auto',
+        ...(o.decodeWorkers !== undefined ? { [DECODE_WORKERS_ENV]: String(o.decodeWorkers) } : {}),
+        ...(lease ? gpus!.env(lease) : {}),
+      },
       startupSeconds: o.startupSeconds ?? 300,
       trialTimeout: o.trialTimeout ?? null,
       abortGraceMs: o.abortGraceMs ?? 10_000,
@@ -128,8 +141,12 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
       trackingSettled: () => tracked.settled(),
     });
     running.set(t.trialId, { kill: () => proc.child.kill('SIGKILL'), abort: proc.abort });
-    const outcome = await proc.outcome;
+    let outcome = await proc.outcome;
     running.delete(t.trialId);
+    if (lease) {
+      await gpus!.releaseWhenGone(proc.child, lease, o.abortGraceMs ?? 10_000);
+      outcome = await gpus!.noteCudaFailure(storage, t.trialId, outcome, await proc.stderrTail(), lease);
+    }
     const { status, reason } = await recordOutcome(results, t, outcome);
     await tracked.end(status, reason);
     const final = await storage.getTrial(t.trialId);

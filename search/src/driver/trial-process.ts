@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { StderrTail } from './gpu-errors';
 import type { FromChild, ToChild, TrackCall } from './messages';
 
 const CHILD = path.join(__dirname, 'trial-child.ts');
@@ -44,6 +45,8 @@ export interface TrialProcess {
   /** Asks the trial to stop (it ends as interrupted or timed out), killing it after the grace period. */
   abort(why: string, kind: AbortKind): void;
   outcome: Promise<TrialOutcome>;
+  /** The last part of the child's stderr (passed through to ours), where a native crash says why. */
+  stderrTail(): Promise<string>;
 }
 
 /** The loader that lets a forked process run TypeScript (tsx), as an absolute URL. */
@@ -53,7 +56,8 @@ function tsxExecArgv(): string[] {
 }
 
 export function startTrialProcess(o: TrialProcessOptions): TrialProcess {
-  const child = fork(CHILD, [], { execArgv: tsxExecArgv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...o.env } });
+  const child = fork(CHILD, [], { execArgv: tsxExecArgv(), stdio: ['ignore', 'inherit', 'pipe', 'ipc'], env: { ...process.env, ...o.env } });
+  const tail = new StderrTail(child.stderr);
   let abortKind: AbortKind | null = null;
   let abortReason = '';
   let killer: NodeJS.Timeout | undefined;
@@ -115,5 +119,5 @@ export function startTrialProcess(o: TrialProcessOptions): TrialProcess {
   });
   child.on('error', (e) => finish({ kind: 'crashed', reason: `trial process: ${e.message}` }));
   child.send({ type: 'start', ...o.start } satisfies ToChild);
-  return { child, abort, outcome };
+  return { child, abort, outcome, stderrTail: () => tail.final() };
 }
