@@ -6,6 +6,15 @@ import { MODEL_NAMES } from '../models/network';
  * lines ICCL and the baselines up column by column. Defaults are the CIFAR-10-LT / ResNet-32 protocol
  * of ICCL.md; `configs/*.json` hold the other protocols.
  */
+/** The search driver's share of the machine's cores for each trial's decoding (ICCL_DECODE_WORKERS), else 0. */
+export function decodeWorkersFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.ICCL_DECODE_WORKERS;
+  if (v === undefined || v === '') return 0;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`ICCL_DECODE_WORKERS: got "${v}", expected a whole number of decoding threads (0: main thread)`);
+  return n;
+}
+
 export const COMMON_PARAMS = {
   dataset: {
     type: 'categorical',
@@ -48,7 +57,7 @@ export const COMMON_PARAMS = {
     description: 'value returned as the objective: top-1, Few-shot accuracy, or (1 - objectiveFewWeight) * top1 + objectiveFewWeight * few',
   },
   objectiveFewWeight: { type: 'float', default: 0.5, min: 0, max: 1, description: 'weight of Few-shot accuracy in the "blend" objective' },
-  workers: { type: 'int', default: 0, min: 0, description: 'image decoding worker threads (0: main thread)' },
+  workers: { type: 'int', default: decodeWorkersFromEnv(), min: 0, description: 'image decoding worker threads (0: main thread; default ICCL_DECODE_WORKERS, which the search driver sets per trial on GPUs, else 0)' },
   maxStepsPerEpoch: { type: 'int', default: 0, min: 0, description: 'cap on steps per epoch (0: a full pass); for smoke runs and benches' },
 } satisfies ParamSchema;
 
