@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { JournalStorage } from '../src/storages/journal';
+import { JournalLock, JournalStorage } from '../src/storages/journal';
 import { parsePython, stringifyPython } from '../src/storages/journal/python-json';
 import { StudyDirection, TrialState } from '../src/study/trial-types';
 import type { Distribution } from '../src/study/distributions';
@@ -183,6 +183,54 @@ describe('JournalStorage', () => {
     // optuna still reads the repaired file
     const py = JSON.parse(python('optuna_read.py', [file, 'symlink'])) as PyStudy[];
     expect(py[0].trials[0]).toMatchObject({ state: 'COMPLETE', values: [2] });
+  });
+
+  it('repairs a torn last line at load, with one warning, whether or not it kept its newline', async () => {
+    for (const tail of ['{"op_code":6,"worker_id":"dead","trial_id":0,"st', '{"op_code":6,"worker_id":"dead","tri\u0000\u0000\n']) {
+      const file = path.join(dir, `torn-${tail.length}.journal`);
+      const a = new JournalStorage(file);
+      const sid = await a.createStudy([StudyDirection.MINIMIZE], 's');
+      const t = await a.createNewTrial(sid);
+      await a.setTrialStateValues(t, TrialState.COMPLETE, [1]);
+      const good = fs.readFileSync(file, 'utf8');
+      fs.appendFileSync(file, tail);
+      // Two loads in a fresh process: the first repairs (one warning), the second finds nothing to do.
+      const load = `const { JournalStorage } = require(${JSON.stringify(path.join(REPO, 'search/src/storages/journal'))}); new JournalStorage(process.argv[1]); new JournalStorage(process.argv[1]);`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', load, file], { cwd: REPO, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stderr.trim().split('\n')).toEqual([`WARN: ${file}: dropping ${Buffer.byteLength(tail)} bytes of a broken last journal line (a writer was killed mid-write)`]);
+      const b = new JournalStorage(file);
+      expect(fs.readFileSync(file, 'utf8')).toBe(good);
+      expect((await b.getTrial(t)).values).toEqual([1]);
+      const py = JSON.parse(python('optuna_read.py', [file, 'symlink'])) as PyStudy[];
+      expect(py[0].trials.map((x) => x.state)).toEqual(['COMPLETE']);
+    }
+  });
+
+  it('leaves a broken tail alone while another writer holds the lock (it may be a write in progress)', async () => {
+    const file = path.join(dir, 'busy.journal');
+    const a = new JournalStorage(file);
+    const sid = await a.createStudy([StudyDirection.MINIMIZE], 's');
+    fs.appendFileSync(file, '{"op_code":5,"worker_id":"w","study_id":0');
+    expect((a.backend.lock as JournalLock).tryAcquire()).toBe(true); // as if a write were in progress
+    try {
+      const b = new JournalStorage(file);
+      expect(await b.getAllTrials(sid)).toEqual([]);
+      expect(fs.readFileSync(file, 'utf8').endsWith('"study_id":0')).toBe(true);
+    } finally {
+      a.backend.lock.release();
+    }
+  });
+
+  it('a full disk is one error naming the journal, and the operation is not recorded', async () => {
+    const file = path.join(dir, 'full.journal');
+    fs.symlinkSync('/dev/full', file); // every write fails with ENOSPC
+    const s = new JournalStorage(file);
+    await expect(s.createStudy([StudyDirection.MINIMIZE], 's')).rejects.toThrow(
+      `cannot write to the journal ${file}: the disk is full (ENOSPC); the operation was not recorded (everything before it is kept)`,
+    );
+    await expect(s.getAllStudies()).resolves.toEqual([]);
+    expect(fs.existsSync(file + '.lock')).toBe(false); // the lock was released
   });
 
   it('names the file and line of a damaged line in the middle', () => {

@@ -8,9 +8,12 @@ const NL = 0x0a;
 
 /**
  * The journal file: reads complete lines from a byte offset, appends lines under the inter-process
- * lock. A last line without its newline is a write in progress or a crash's leftover: readers stop
- * before it, and the next writer (holding the lock, so no write is in progress) cuts it off before
- * appending, so the file stays a valid journal for Optuna too.
+ * lock. The last line may be broken: without its newline it is a write in progress or a crash's
+ * leftover; with it but not valid JSON, a torn write someone appended a newline to. Readers stop
+ * before such a tail (as Optuna's reader skips a broken last line), and it is cut off under the
+ * lock, so no write can be in progress, before anything is appended (or at load, when the lock is
+ * free), so the file stays a valid journal for Optuna too. A broken line with lines after it is
+ * damage in the middle: an error naming the file and line.
  */
 export class JournalFileBackend {
   readonly lock: JournalFileLock;
@@ -26,8 +29,8 @@ export class JournalFileBackend {
   }
 
   /**
-   * Complete lines from byte `offset` on: the parsed logs and the offset after the last complete
-   * line. `firstLine` (1-based) is only used to name a corrupt line in errors.
+   * Complete, valid lines from byte `offset` on: the parsed logs and the offset after the last of
+   * them (a broken tail is left after it). `firstLine` (1-based) is only used to name a line in errors.
    */
   readFrom(offset: number, firstLine = 1): { logs: JournalLog[]; offset: number } {
     const fd = fs.openSync(this.file, 'r');
@@ -50,16 +53,9 @@ export class JournalFileBackend {
         const nl = buf.indexOf(NL, start);
         const text = buf.toString('utf8', start, nl).trim();
         if (text !== '') {
-          let parsed: unknown;
-          try {
-            parsed = parsePython(text);
-          } catch (e) {
-            throw new Error(`${this.file}:${line}: journal line is not valid JSON (${(e as Error).message}); the file is damaged in the middle`);
-          }
-          const log = parsed as JournalLog;
-          if (typeof log !== 'object' || log === null || typeof log.op_code !== 'number') {
-            throw new Error(`${this.file}:${line}: journal line has no numeric "op_code"`);
-          }
+          const log = this.parseLine(text, line, nl === end);
+          // A torn last line: stop before it; it is cut off when the lock is held.
+          if (!log) return { logs, offset: offset + start };
           logs.push(log);
         }
         start = nl + 1;
@@ -71,39 +67,60 @@ export class JournalFileBackend {
     }
   }
 
-  /** Appends logs; the caller holds the lock. Cuts a partial last line left by a crashed writer. */
-  appendLocked(logs: JournalLog[]): void {
+  /** One line's log; null for a broken last line; an error for a broken line in the middle. */
+  private parseLine(text: string, line: number, last: boolean): JournalLog | null {
+    let parsed: unknown;
+    try {
+      parsed = parsePython(text);
+    } catch (e) {
+      if (last) return null;
+      throw new Error(`${this.file}:${line}: journal line is not valid JSON (${(e as Error).message}); the file is damaged in the middle`);
+    }
+    const log = parsed as JournalLog;
+    if (typeof log !== 'object' || log === null || typeof log.op_code !== 'number') {
+      if (last) return null;
+      throw new Error(`${this.file}:${line}: journal line has no numeric "op_code"`);
+    }
+    return log;
+  }
+
+  /** Bytes after `validEnd` (the end of the last valid line): a broken tail when the lock is held. */
+  tailBytes(validEnd: number): number {
+    return Math.max(0, fs.statSync(this.file).size - validEnd);
+  }
+
+  /** Cuts a broken tail after `validEnd`, with one warning; the caller holds the lock. */
+  cutTailLocked(validEnd: number): void {
+    const bytes = this.tailBytes(validEnd);
+    if (bytes === 0) return;
+    process.stderr.write(`WARN: ${this.file}: dropping ${bytes} bytes of a broken last journal line (a writer was killed mid-write)\n`);
+    fs.truncateSync(this.file, validEnd);
+  }
+
+  /**
+   * Appends logs at `at` (the end of the last valid line, the broken tail cut first); the caller
+   * holds the lock. A failed write (a full disk) is undone, so the file keeps only whole lines,
+   * and reported in one line naming the file.
+   */
+  appendLocked(logs: JournalLog[], at: number): void {
+    this.cutTailLocked(at);
     const fd = fs.openSync(this.file, 'r+');
     try {
-      const size = fs.fstatSync(fd).size;
-      let at = size;
-      if (size > 0) {
-        const tail = Buffer.alloc(Math.min(size, 1 << 16));
-        let pos = size;
-        let cut = -1;
-        // Find the last newline (scanning back in blocks); everything after it is a broken write.
-        while (pos > 0) {
-          const len = Math.min(tail.length, pos);
-          fs.readSync(fd, tail, 0, len, pos - len);
-          if (pos === size && tail[len - 1] === NL) break;
-          const i = tail.lastIndexOf(NL, len - 1);
-          if (i >= 0) {
-            cut = pos - len + i + 1;
-            break;
-          }
-          pos -= len;
-          if (pos === 0) cut = 0;
-        }
-        if (cut >= 0 && cut < size) {
-          process.stderr.write(`WARN: ${this.file}: dropping ${size - cut} bytes of an unfinished journal line (a writer crashed)\n`);
-          fs.ftruncateSync(fd, cut);
-          at = cut;
-        }
-      }
       const data = Buffer.from(logs.map((l) => stringifyPython(l)).join('\n') + '\n', 'utf8');
       let done = 0;
-      while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, at + done);
-      fs.fsyncSync(fd);
+      try {
+        while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, at + done);
+        fs.fsyncSync(fd);
+      } catch (e) {
+        try {
+          fs.ftruncateSync(fd, at);
+        } catch {
+          // not a regular file (or truncating failed too): readers stop before a partial line anyway
+        }
+        const err = e as NodeJS.ErrnoException;
+        const why = err.code === 'ENOSPC' ? 'the disk is full (ENOSPC)' : `${err.code ?? 'error'}: ${err.message}`;
+        throw new Error(`cannot write to the journal ${this.file}: ${why}; the operation was not recorded (everything before it is kept)`);
+      }
     } finally {
       fs.closeSync(fd);
     }

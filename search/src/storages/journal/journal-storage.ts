@@ -46,6 +46,29 @@ export class JournalStorage implements Storage {
   ) {
     this.backend = new JournalFileBackend(file, { lock: options.lock, graceSeconds: options.graceSeconds });
     this.sync();
+    this.repairTail();
+  }
+
+  /**
+   * A broken last line found at load is a killed writer's leftover if no one holds the lock (else
+   * it may be a write in progress): then cut it now. Where the lock cannot be had, a writer does it.
+   */
+  private repairTail(): void {
+    if (this.backend.tailBytes(this.offset) === 0) return;
+    const lock = this.backend.lock as { tryAcquire?: () => boolean };
+    let held = false;
+    try {
+      held = lock.tryAcquire?.() ?? false;
+    } catch {
+      return; // e.g. a read-only folder: readers skip the tail anyway
+    }
+    if (!held) return;
+    try {
+      this.sync();
+      this.backend.cutTailLocked(this.offset);
+    } finally {
+      this.backend.lock.release();
+    }
   }
 
   private sync(): void {
@@ -74,7 +97,7 @@ export class JournalStorage implements Storage {
       try {
         this.sync();
         const fields = build(this.state);
-        this.backend.appendLocked([{ op_code: op, worker_id: this.workerId, ...fields } as JournalLog]);
+        this.backend.appendLocked([{ op_code: op, worker_id: this.workerId, ...fields } as JournalLog], this.offset);
         this.sync();
         return after(this.state);
       } finally {
