@@ -239,6 +239,34 @@ function restoreAddon(srcDir, pkgDir) {
   return null;
 }
 
+/**
+ * --gpu: the NVIDIA wheels are the versions the TensorFlow wheel pins, the libraries TensorFlow opens
+ * are where it looks, and libtensorflow carries code for this machine's GPU (nvidia-smi), or one line says not.
+ */
+function checkGpuStaging(src) {
+  const libs = createRequire(import.meta.url)('./gpu-libs.cjs');
+  const nvidia = path.join(src, 'nvidia');
+  if (!fs.existsSync(nvidia)) fail(`no NVIDIA libraries were staged next to libtensorflow (${nvidia}); remove ${src} and run again`);
+  const site = path.dirname(fs.realpathSync(nvidia));
+  const meta = path.join(site, `tensorflow-${TF_WHEEL_VERSION}.dist-info`, 'METADATA');
+  if (!fs.existsSync(meta)) fail(`${meta} is missing: the GPU venv does not hold tensorflow==${TF_WHEEL_VERSION}`);
+  const required = libs.andCudaRequirements(fs.readFileSync(meta, 'utf8'));
+  const problems = [...libs.checkCudaWheels(required, libs.installedDistributions(site)), ...libs.checkStagedFiles(nvidia, required)];
+  if (problems.length) fail(`the CUDA libraries staged for TensorFlow ${TF_WHEEL_VERSION} are not what it needs: ${problems.join('; ')}`);
+  const pin = (n) => required.find((r) => r.name === n)?.version ?? '?';
+  say(`CUDA runtime ${pin('nvidia-cuda-runtime-cu12')}, cuDNN ${pin('nvidia-cudnn-cu12')} and ${required.length - 2} more NVIDIA wheels as TensorFlow ${TF_WHEEL_VERSION} pins them, libraries in place`);
+  const archs = libs.fatbinArchitectures(path.join(src, 'lib/libtensorflow_cc.so.2'));
+  if (archs.sass.length + archs.ptx.length === 0) fail('libtensorflow_cc.so.2 carries no GPU code: this is not a CUDA build');
+  say(`libtensorflow carries GPU code for ${libs.describeArchitectures(archs)}`);
+  const smi = spawnSync('nvidia-smi', ['--query-gpu=index,name,compute_cap', '--format=csv,noheader'], { encoding: 'utf8' });
+  for (const line of smi.status === 0 ? smi.stdout.trim().split('\n').filter(Boolean) : []) {
+    const [index, name, cc] = line.split(',').map((x) => x.trim());
+    const how = libs.gpuSupport(archs, cc);
+    if (how === 'unsupported') fail(`GPU ${index} (${name}, compute capability ${cc}) is older than anything libtensorflow ${TF_WHEEL_VERSION} was built for`);
+    say(`GPU ${index} (${name}, compute capability ${cc}): ${how === 'native' ? 'runs its machine code' : 'runs PTX the driver compiles at the first start (minutes, then cached)'}`);
+  }
+}
+
 async function main() {
   fs.mkdirSync(cacheRoot, { recursive: true });
   let dir = packageDir();
@@ -273,6 +301,7 @@ async function main() {
   }
 
   const src = libtensorflowFromWheel();
+  if (gpu) checkGpuStaging(src);
   const restored = restoreAddon(src, dir);
   if (restored) {
     say(`ready: ${pkgName} on native TensorFlow ${restored.tensorflow} (${restored.gpu ? 'GPU' : 'CPU'}), addon from the cache`);
