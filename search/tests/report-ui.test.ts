@@ -46,11 +46,13 @@ describe('the report of a real small study, in a browser', () => {
     );
     expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
 
-    // What the driver stored, as Optuna reads it: each complete trial carries its per-class table.
-    const trials = JSON.parse(python('read_per_class.py', [journal, 'ui'])) as {
-      state: string;
-      per_class: { trainCount: number[]; accuracy: (number | null)[] } | null;
-    }[];
+    // What the driver stored, as Optuna reads it: the objective's name, and each complete trial's per-class table.
+    const read = JSON.parse(python('read_per_class.py', [journal, 'ui'])) as {
+      metric_names: string[] | null;
+      trials: { state: string; per_class: { trainCount: number[]; accuracy: (number | null)[] } | null }[];
+    };
+    expect(read.metric_names).toEqual(['eval/top1']); // Optuna's set_metric_names: optuna-dashboard's axis labels
+    const trials = read.trials;
     const complete = trials.filter((t) => t.state === 'COMPLETE');
     expect(complete.length).toBeGreaterThan(0);
     for (const t of complete) {

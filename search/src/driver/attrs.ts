@@ -10,4 +10,6 @@ export const ATTR = {
   driverId: 'driver_id',
   spaceHash: 'search_space_hash',
   space: 'search_space',
+  /** Optuna's Study.set_metric_names key: optuna-dashboard labels objectives with it. */
+  metricNames: 'study:metric_names',
 } as const;

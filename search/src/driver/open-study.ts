@@ -32,12 +32,15 @@ export async function openStudy(o: OpenStudyOptions, where = 'the search-space f
     if (dirs.length !== o.space.directions.length || dirs.some((d, i) => d !== o.space.directions[i])) {
       throw new Error(`study "${o.studyName}" exists with other objective directions: pass --study NEW_NAME`);
     }
+    // studies made before the names were stored get them on resume
+    if (attrs[ATTR.metricNames] === undefined) await o.storage.setStudySystemAttr(id, ATTR.metricNames, o.space.objectiveMetrics);
   } catch (e) {
     if (!(e instanceof StudyNotFoundError)) throw e;
     study = await createStudy({ storage: o.storage, studyName: o.studyName, directions: o.space.directions, sampler: o.sampler, pruner: o.pruner, loadIfExists: true });
     await o.storage.setStudySystemAttr(study.studyId, ATTR.spaceHash, sig.hash);
     await o.storage.setStudySystemAttr(study.studyId, ATTR.space, JSON.parse(sig.canonical));
     await o.storage.setStudyUserAttr(study.studyId, 'objectives', o.space.objectiveMetrics);
+    await o.storage.setStudySystemAttr(study.studyId, ATTR.metricNames, o.space.objectiveMetrics);
   }
   return study;
 }
