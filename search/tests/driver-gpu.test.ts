@@ -127,9 +127,9 @@ describe('trials on GPU slots (stand-in nvidia-smi, no GPU needed)', () => {
     const dir = tmpDir('gpu-share');
     const plan = planFromFakeSmi(2, { trialsPerGpu: 2, cores: 8 });
     expect([plan.slots, plan.workers, plan.decodeWorkers]).toEqual([4, 4, 2]);
-    await runGpuStudy(dir, plan, { trials: 8, fixed: { sleepMs: 1500 } });
+    await runGpuStudy(dir, plan, { trials: 4, fixed: { sleepMs: 1500 } });
     const runs = intervals(dir);
-    expect(runs.length).toBe(8);
+    expect(runs.length).toBe(4);
     expect(new Set(runs.map((r) => r.cuda))).toEqual(new Set(['0', '1']));
     expect(maxSharing(runs)).toBe(2);
   }, 120_000);
