@@ -76,6 +76,36 @@ function gpuFacts(): GpuFacts {
   return { name: known(name), computeCapability: known(cc), memoryMiB: known(mem), driver: known(driver), cudaDriverApi: cuda };
 }
 
+interface StagedFacts {
+  cudaRuntime?: string;
+  cudnn?: string;
+  /** e.g. "sm_60, sm_70, sm_80, sm_89, sm_90 and PTX compute_90" */
+  architectures?: string;
+  /** How this GPU runs them: native, ptx-jit or unsupported. */
+  support?: string;
+}
+
+/** What setup --gpu staged next to the GPU addon: CUDA runtime and cuDNN versions, libtensorflow's GPU architectures. */
+function stagedFacts(cc: string | undefined): StagedFacts {
+  try {
+    const libs = require('../../bin/gpu-libs.cjs') as typeof import('../../bin/gpu-libs.cjs');
+    const deps = path.join(path.dirname(require.resolve('@tensorflow/tfjs-node-gpu/package.json')), 'deps');
+    const out: StagedFacts = {};
+    const nvidia = path.join(deps, 'nvidia');
+    if (fs.existsSync(nvidia)) {
+      const installed = libs.installedDistributions(path.dirname(fs.realpathSync(nvidia)));
+      out.cudaRuntime = installed.get('nvidia-cuda-runtime-cu12');
+      out.cudnn = installed.get('nvidia-cudnn-cu12');
+    }
+    const archs = libs.fatbinArchitectures(path.join(deps, 'lib/libtensorflow_cc.so.2'));
+    out.architectures = libs.describeArchitectures(archs);
+    if (cc) out.support = libs.gpuSupport(archs, cc);
+    return out;
+  } catch {
+    return {}; // facts for the report, not a reason to stop: the backend itself is checked below
+  }
+}
+
 function main(): void {
   const device = o.device!;
   if (device !== 'gpu' && device !== 'cpu') stop(`--device: got "${device}", expected gpu (the check) or cpu (the check's own pipeline, CPU against CPU)`);
@@ -84,11 +114,15 @@ function main(): void {
     if (!packageInstalled('@tensorflow/tfjs-node-gpu')) stop('@tensorflow/tfjs-node-gpu is not installed: run `bash tools/setup.sh --gpu` first');
   }
   const facts: GpuFacts = device === 'gpu' ? gpuFacts() : {};
+  const staged: StagedFacts = device === 'gpu' ? stagedFacts(facts.computeCapability) : {};
   const info = worker(['info'], device);
   if (info.device !== device) stop(`asked for ${device}, the backend runs on ${String(info.device)}`);
   say(`device:      ${device === 'gpu' ? `${facts.name ?? 'unknown GPU'}, ${facts.memoryMiB ?? '?'} MiB, compute capability ${facts.computeCapability ?? 'unknown'}` : 'cpu'}`);
   say(`TensorFlow:  ${String(info.tensorflowVersion)} (${String(info.package)}, tfjs ${String(info.tfjsVersion)})`);
-  if (device === 'gpu') say(`driver:      ${facts.driver ?? 'unknown'}, CUDA ${facts.cudaDriverApi ?? 'unknown'} (highest the driver supports)`);
+  if (device === 'gpu') {
+    say(`driver:      ${facts.driver ?? 'unknown'}, CUDA ${facts.cudaDriverApi ?? 'unknown'} (highest the driver supports)`);
+    say(`staged:      CUDA runtime ${staged.cudaRuntime ?? 'unknown'}, cuDNN ${staged.cudnn ?? 'unknown'}; libtensorflow has GPU code for ${staged.architectures ?? 'unknown'} (this GPU: ${staged.support ?? 'unknown'})`);
+  }
 
   const t = worker(['time', '--model', o.model!, '--batch', o.batch!, '--steps', o.steps!, ...(o.side ? ['--side', o.side] : [])], device);
   say(`speed:       ${o.model} batch ${String(t.batch)} at ${String(t.side)}px: ${Number(t.ceMsPerStep).toFixed(1)} ms/step (${Number(t.imagesPerS).toFixed(0)} images/s, ${String(t.steps)} steps); one ICCL step ${Number(t.icclStepMs).toFixed(1)} ms`);
@@ -107,7 +141,7 @@ function main(): void {
     );
     say('paste into an issue:');
     say(
-      `gpu-check ${c.ok ? 'PASS' : 'FAIL'} | ${device === 'gpu' ? `${facts.name ?? '?'} cc ${facts.computeCapability ?? '?'} ${facts.memoryMiB ?? '?'}MiB driver ${facts.driver ?? '?'} CUDA ${facts.cudaDriverApi ?? '?'}` : 'cpu only'} | ` +
+      `gpu-check ${c.ok ? 'PASS' : 'FAIL'} | ${device === 'gpu' ? `${facts.name ?? '?'} cc ${facts.computeCapability ?? '?'} ${facts.memoryMiB ?? '?'}MiB driver ${facts.driver ?? '?'} CUDA ${facts.cudaDriverApi ?? '?'} cudart ${staged.cudaRuntime ?? '?'} cuDNN ${staged.cudnn ?? '?'} (${staged.support ?? '?'})` : 'cpu only'} | ` +
         `TF ${String(info.tensorflowVersion)} tfjs ${String(info.tfjsVersion)} | ${o.model} b${String(t.batch)} ${Number(t.ceMsPerStep).toFixed(1)} ms/step | ICCL step ${Number(t.icclStepMs).toFixed(1)} ms | ` +
         `grad rel diff ${c.worst?.relDiff.toExponential(1) ?? '-'} (tol ${GPU_VS_CPU.gradRel}) | ${os.cpus().length} cores, node ${process.versions.node}`,
     );
