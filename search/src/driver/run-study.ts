@@ -140,7 +140,7 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
       onTrack: (m) => tracked.forward(m),
       trackingSettled: () => tracked.settled(),
     });
-    running.set(t.trialId, { kill: () => proc.child.kill('SIGKILL'), abort: proc.abort });
+    running.set(t.trialId, { kill: proc.kill, abort: proc.abort });
     let outcome = await proc.outcome;
     running.delete(t.trialId);
     if (lease) {

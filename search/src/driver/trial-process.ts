@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { endWithThisProcess } from '@iccl/trainer-api';
 import { StderrTail } from './gpu-errors';
 import type { FromChild, ToChild, TrackCall } from './messages';
 
@@ -42,6 +43,8 @@ export interface TrialProcessOptions {
 
 export interface TrialProcess {
   child: ChildProcess;
+  /** SIGKILL to the trial process and everything it started. */
+  kill(): void;
   /** Asks the trial to stop (it ends as interrupted or timed out), killing it after the grace period. */
   abort(why: string, kind: AbortKind): void;
   outcome: Promise<TrialOutcome>;
@@ -55,8 +58,20 @@ function tsxExecArgv(): string[] {
   return ['--import', `file://${loader}`];
 }
 
+/** SIGKILL to the trial's whole group (what its plugin started too); quiet when it is gone. */
+function killGroup(child: ChildProcess): void {
+  if (!child.pid) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
 export function startTrialProcess(o: TrialProcessOptions): TrialProcess {
-  const child = fork(CHILD, [], { execArgv: tsxExecArgv(), stdio: ['ignore', 'inherit', 'pipe', 'ipc'], env: { ...process.env, ...o.env } });
+  // Its own process group, guarded by the watchdog: it ends when the driver ends, even by SIGKILL.
+  const child = fork(CHILD, [], { execArgv: tsxExecArgv(), stdio: ['ignore', 'inherit', 'pipe', 'ipc'], env: { ...process.env, ...o.env }, detached: true });
+  const release = child.pid ? endWithThisProcess(child.pid) : () => undefined;
   const tail = new StderrTail(child.stderr);
   let abortKind: AbortKind | null = null;
   let abortReason = '';
@@ -79,7 +94,7 @@ export function startTrialProcess(o: TrialProcessOptions): TrialProcess {
     abortKind = kind;
     abortReason = why;
     if (child.connected) child.send({ type: 'abort', reason: why } satisfies ToChild);
-    killer = setTimeout(() => child.kill('SIGKILL'), o.abortGraceMs);
+    killer = setTimeout(() => killGroup(child), o.abortGraceMs);
   };
   // Start-up (tsx, loading the plugin and TensorFlow) has its own limit; the trial's starts with training.
   timer = setTimeout(() => abort(`trial process did not start within ${o.startupSeconds}s`, 'timeout'), o.startupSeconds * 1000);
@@ -112,6 +127,8 @@ export function startTrialProcess(o: TrialProcessOptions): TrialProcess {
     }
   });
   child.on('exit', (code, signal) => {
+    killGroup(child); // anything the plugin left behind in the trial's group
+    release();
     void o.trackingSettled().then(() => {
       if (abortKind) finish(aborted());
       finish({ kind: 'crashed', reason: `trial process exited (${signal ? `signal ${signal}` : `code ${code}`}) without a result` });
@@ -119,5 +136,5 @@ export function startTrialProcess(o: TrialProcessOptions): TrialProcess {
   });
   child.on('error', (e) => finish({ kind: 'crashed', reason: `trial process: ${e.message}` }));
   child.send({ type: 'start', ...o.start } satisfies ToChild);
-  return { child, abort, outcome, stderrTail: () => tail.final() };
+  return { child, kill: () => killGroup(child), abort, outcome, stderrTail: () => tail.final() };
 }
