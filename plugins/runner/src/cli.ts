@@ -10,15 +10,103 @@ import {
   NullTracker,
   ParamError,
   parseAssignment,
+  TrialPruned,
+  type TrainerPlugin,
   type Tracker,
 } from '@iccl/trainer-api';
 import { runTrial } from './run-trial';
+import { EXIT, PROTOCOL, ProtocolChannel } from './protocol';
 
 function makeTracker(spec: string, runId: string): Tracker {
   if (spec === 'console') return new ConsoleTracker(runId);
   if (spec === 'none') return new NullTracker(runId);
   if (spec.startsWith('jsonl:')) return new JsonlTracker(path.join(spec.slice(6), `${runId}.jsonl`), runId, { name: runId });
   throw new Error(`--tracker: got "${spec}", expected console, none or jsonl:DIR`);
+}
+
+interface Opts {
+  params: string;
+  paramsFile?: string;
+  set: Record<string, unknown>;
+  tracker: string;
+  workDir: string;
+  runId: string;
+  listParams?: boolean;
+  protocol?: boolean;
+  waitForDecision?: boolean;
+  reportMetric?: string;
+}
+
+function readParams(opts: Opts): Record<string, unknown> {
+  try {
+    const fromFile = opts.paramsFile ? (JSON.parse(fs.readFileSync(opts.paramsFile, 'utf8')) as Record<string, unknown>) : {};
+    return { ...fromFile, ...(JSON.parse(opts.params) as Record<string, unknown>), ...opts.set };
+  } catch (e) {
+    throw new Error(`--params: not a JSON object (${(e as Error).message})`);
+  }
+}
+
+/** SIGINT / SIGTERM stop the trial after its current step (a second SIGINT forces). */
+function onInterrupt(ac: AbortController): void {
+  const stop = (sig: string) => {
+    process.stderr.write(`${sig}: stopping after the current step${sig === 'SIGINT' ? ' (Ctrl-C again to force)' : ''}\n`);
+    ac.abort();
+  };
+  process.once('SIGINT', () => {
+    stop('SIGINT');
+    process.once('SIGINT', () => process.exit(EXIT.interrupted));
+  });
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** One trial for an external search tool: protocol messages alone on stdout, its commands on stdin. */
+async function runProtocol(plugin: TrainerPlugin, opts: Opts, out: (line: string) => void): Promise<number> {
+  const channel = new ProtocolChannel({
+    write: out,
+    input: process.stdin,
+    waitForDecision: opts.waitForDecision === true,
+    reportMetric: opts.reportMetric,
+    warn: (m) => process.stderr.write(m + '\n'),
+  });
+  process.on('SIGUSR1', () => channel.requestPrune());
+  const workDir = path.resolve(opts.workDir, opts.runId);
+  const ac = new AbortController();
+  onInterrupt(ac);
+  let params: Record<string, unknown>;
+  try {
+    params = readParams(opts);
+    if (opts.tracker === 'console') throw new Error('--tracker console writes to stdout, which --protocol keeps for its messages: use none or jsonl:DIR');
+  } catch (e) {
+    channel.send({ type: 'result', status: 'failed', error: (e as Error).message });
+    return EXIT.usage;
+  }
+  const tracker = makeTracker(opts.tracker, opts.runId);
+  try {
+    const result = await runTrial(plugin, params, {
+      tracker,
+      workDir,
+      trialId: opts.runId,
+      signal: ac.signal,
+      report: channel.report,
+      onStart: (validated) => channel.send({ type: 'hello', protocol: PROTOCOL, run: opts.runId, plugin: plugin.name, params: validated, workDir }),
+    });
+    const value = opts.reportMetric === undefined ? undefined : result.metrics[opts.reportMetric];
+    channel.send({ type: 'result', status: 'complete', metrics: result.metrics, ...(value === undefined ? {} : { value }), objective: result.objective, artifacts: result.artifacts ?? [] });
+    return EXIT.complete;
+  } catch (e) {
+    if (e instanceof TrialPruned) {
+      channel.send({ type: 'result', status: 'pruned', step: e.step, ...(e.value === undefined ? {} : { value: e.value }), checkpoint: path.join(workDir, 'checkpoint') });
+      return EXIT.pruned;
+    }
+    const message = (e as Error).message.split('\n')[0]!;
+    if (e instanceof ParamError) {
+      channel.send({ type: 'result', status: 'failed', error: message });
+      return EXIT.usage;
+    }
+    const interrupted = ac.signal.aborted;
+    channel.send({ type: 'result', status: interrupted ? 'interrupted' : 'failed', error: message });
+    return interrupted ? EXIT.interrupted : EXIT.failed;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -30,12 +118,29 @@ async function main(argv: string[]): Promise<number> {
     .option('--params-file <file>', 'parameters from a JSON file (merged under --params)')
     .option('--set <key=value>', 'one parameter (repeatable)', parseAssignment, {})
     .option('--tracker <spec>', 'console | none | jsonl:DIR', 'jsonl:runs')
-    .option('--work-dir <dir>', 'checkpoints and artifacts', 'runs/work')
+    .option('--work-dir <dir>', 'checkpoints and artifacts (of this run: <dir>/<run-id>; the same run id resumes)', 'runs/work')
     .option('--run-id <id>', 'name of this run', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`)
     .option('--list-params', 'print the plugin parameters with defaults and ranges, then exit')
+    .option('--protocol', `speak the trial protocol ${PROTOCOL} for an external search tool: JSON lines on stdout, commands on stdin (plugins/runner/README.md)`)
+    .option('--wait-for-decision', 'with --protocol: after each report wait for {"type":"continue"} or {"type":"prune"} on stdin')
+    .option('--report-metric <name>', 'with --protocol: the metric each report (and the result) carries as "value", e.g. eval/top1')
     .exitOverride();
   program.parse(argv);
-  const opts = program.opts<{ params: string; paramsFile?: string; set: Record<string, unknown>; tracker: string; workDir: string; runId: string; listParams?: boolean }>();
+  const opts = program.opts<Opts>();
+  if (!opts.protocol && (opts.waitForDecision || opts.reportMetric)) throw new Error('--wait-for-decision and --report-metric need --protocol');
+  if (opts.protocol) {
+    // stdout carries protocol messages only: everything else anyone prints goes to stderr.
+    process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+    const out = (line: string) => void realStdoutWrite(line);
+    let plugin: TrainerPlugin;
+    try {
+      plugin = loadPlugin(program.args[0]!);
+    } catch (e) {
+      out(JSON.stringify({ type: 'result', status: 'failed', error: (e as Error).message }) + '\n');
+      return EXIT.usage;
+    }
+    return runProtocol(plugin, opts, out);
+  }
   const plugin = loadPlugin(program.args[0]!);
   if (opts.listParams) {
     for (const [name, spec] of Object.entries(plugin.params)) {
@@ -43,34 +148,28 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  let params: Record<string, unknown>;
-  try {
-    const fromFile = opts.paramsFile ? (JSON.parse(fs.readFileSync(opts.paramsFile, 'utf8')) as Record<string, unknown>) : {};
-    params = { ...fromFile, ...(JSON.parse(opts.params) as Record<string, unknown>), ...opts.set };
-  } catch (e) {
-    throw new Error(`--params: not a JSON object (${(e as Error).message})`);
-  }
+  const params = readParams(opts);
   const tracker = makeTracker(opts.tracker, opts.runId);
   const ac = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('interrupt: stopping after the current step (Ctrl-C again to force)\n');
-    ac.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  onInterrupt(ac);
   const result = await runTrial(plugin, params, { tracker, workDir: path.join(opts.workDir, opts.runId), trialId: opts.runId, signal: ac.signal });
   process.stdout.write(JSON.stringify({ run: opts.runId, ...result }) + '\n');
   return 0;
 }
 
+const realStdoutWrite = process.stdout.write.bind(process.stdout);
+
+/** Writes what is still buffered for stdout before leaving (a pipe to a tool may lag behind). */
+function exitAfterFlush(code: number): void {
+  realStdoutWrite('', () => process.exit(code));
+}
+
 if (require.main === module) {
-  main(process.argv).then(
-    (code) => process.exit(code),
-    (e: Error & { code?: string }) => {
-      if (e.code?.startsWith('commander.')) process.exit(e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2);
-      process.stderr.write(`error: ${e instanceof ParamError ? e.message : e.message.split('\n')[0]}\n`);
-      process.exit(2);
-    },
-  );
+  main(process.argv).then(exitAfterFlush, (e: Error & { code?: string }) => {
+    if (e.code?.startsWith('commander.')) process.exit(e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : EXIT.usage);
+    process.stderr.write(`error: ${e instanceof ParamError ? e.message : e.message.split('\n')[0]}\n`);
+    process.exit(EXIT.usage);
+  });
 }
 
 export { main };
