@@ -5,11 +5,12 @@ import { consoleLogger, type Logger, type StartRunOptions, type Tracker, type Tr
 import type { MlflowClient } from './client';
 import { MlflowApiError } from './errors';
 import { backoffMs, DEFAULT_RETRY, sleep } from './backoff';
-import { LIMITS } from './limits';
-import { RUN_KEY_TAG } from './records';
+import { RUN_KEY_TAG, type RecordWriteError } from './records';
+import { findRunByKey, parseKeyRef } from './run-open';
+import { orphanSpools, removeReplayedSpool, type OrphanSpool } from './spool';
+import { isUnreachable, sync } from './sync';
 import { systemTags } from './system-tags';
 import { MlflowTracker, type MlflowTrackerOptions, type RunHeader } from './tracker';
-import type { Run } from './schemas';
 
 export interface MlflowBackendOptions {
   client: MlflowClient;
@@ -20,27 +21,30 @@ export interface MlflowBackendOptions {
   logger?: Logger;
   /** Tags for every run: backend, device, TF version... */
   tags?: Record<string, string>;
-  tracker?: Partial<Pick<MlflowTrackerOptions, 'flushIntervalMs' | 'retry' | 'probeIntervalMs' | 'endGraceMs'>>;
+  tracker?: Partial<Pick<MlflowTrackerOptions, 'flushIntervalMs' | 'retry' | 'probeIntervalMs' | 'waitMs'>> & {
+    /** How long startRun() waits for the run to be created before it returns with a key reference (default 5 s). */
+    startWaitMs?: number;
+    /** How long close() waits for unsettled runs (server down, slow) before it leaves them spooled (default 10 s). */
+    closeGraceMs?: number;
+  };
   /** Flush open runs on SIGINT (default true). */
   handleSigint?: boolean;
   /** Called by close() after the runs are flushed (stops a server we started). */
   onClose?: () => Promise<void>;
+  /** The local server this backend logs through, when it started one. */
+  localServer?: { uri: string; pid: number | undefined };
 }
 
-/** Splits tags so that run creation carries at most 100 short ones; the rest go through the tracker. */
-function splitCreateTags(tags: Record<string, string>): { now: { key: string; value: string }[]; later: Record<string, string> } {
-  const now: { key: string; value: string }[] = [];
-  const later: Record<string, string> = {};
-  for (const [key, value] of Object.entries(tags)) {
-    if (now.length < LIMITS.tagsPerBatch && key.length <= LIMITS.keyLength && value.length <= LIMITS.tagValueLength) now.push({ key, value });
-    else later[key] = value;
-  }
-  return { now, later };
-}
+/** A sleep that does not keep the process alive by itself. */
+const nap = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /**
  * TrackingBackend over an MLflow tracking server: a study is a parent run, each trial a child
  * run (tag `mlflow.parentRunId`), resume reattaches to a run id and sets it RUNNING again.
+ * Never on the caller's critical path: startRun() returns within `startWaitMs` whether the
+ * server answers or not (runs are created when it does), spools that earlier processes left in
+ * the spool folder are replayed as soon as the server answers, and close() leaves what the server
+ * could not take in the spool, with one line saying so, for the next start to replay.
  */
 export class MlflowTrackingBackend implements TrackingBackend {
   readonly name = 'mlflow';
@@ -51,12 +55,19 @@ export class MlflowTrackingBackend implements TrackingBackend {
   private expId: Promise<string> | undefined;
   private readonly open = new Set<MlflowTracker>();
   private sigint: (() => void) | undefined;
+  private offline = false;
+  private orphans: OrphanSpool[] = [];
+  private recovered = true;
+  private recovery: Promise<void> = Promise.resolve();
+  private closed = false;
+  private toldDisk = new Set<string>();
 
   constructor(private readonly opts: MlflowBackendOptions) {
     this.client = opts.client;
     this.experimentName = opts.experimentName ?? process.env.MLFLOW_EXPERIMENT_NAME ?? 'Default';
     this.spoolDir = opts.spoolDir ?? process.env.ICCL_MLFLOW_SPOOL_DIR ?? path.join(process.cwd(), '.mlflow-spool');
     this.logger = opts.logger ?? consoleLogger('mlflow');
+    this.startRecovery();
   }
 
   /** The experiment id, created on first use. */
@@ -68,85 +79,179 @@ export class MlflowTrackingBackend implements TrackingBackend {
     return this.expId;
   }
 
-  async startRun(options: StartRunOptions): Promise<Tracker> {
-    try {
-      return await this.start(options);
-    } catch (e) {
-      const msg = e instanceof MlflowApiError ? e.message : this.client.redact((e as Error).message);
-      // An unreachable server is the common first-day mistake: say what to change.
-      const hint = /cannot reach/.test(msg)
-        ? '; start the server, or point MLFLOW_TRACKING_URI (or --tracking mlflow:URI) at a running one, or unset it to use the local ./mlflow.db'
-        : '';
-      throw new Error(`cannot start MLflow run ${JSON.stringify(options.name)}: ${msg}${hint}`);
-    }
+  /** The local server this backend started (undefined for a remote one). */
+  get localServer(): { uri: string; pid: number | undefined } | undefined {
+    return this.opts.localServer;
   }
 
-  private async start(options: StartRunOptions): Promise<MlflowTracker> {
-    const experimentId = await this.experimentId();
-    let run: Run;
-    let key: string;
-    let later: Record<string, string> = {};
-    if (options.resumeRunId) {
-      try {
-        run = await this.retrying(() => this.client.getRun(options.resumeRunId!));
-      } catch (e) {
-        if (e instanceof MlflowApiError && e.notFound) throw new Error(`resumeRunId ${options.resumeRunId}: no such run at ${this.client.trackingUri}`);
-        throw e;
-      }
-      await this.retrying(() => this.client.updateRun({ runId: run.info.run_id, status: 'RUNNING' }));
-      key = run.data.tags.find((t) => t.key === RUN_KEY_TAG)?.value ?? randomUUID();
-      later = { ...(options.tags ?? {}), [RUN_KEY_TAG]: key, 'iccl.resumed_at': new Date().toISOString() };
-    } else {
-      key = randomUUID();
-      const tags: Record<string, string> = {
-        ...systemTags(),
-        ...(this.opts.tags ?? {}),
-        ...(options.tags ?? {}),
-        'mlflow.runName': options.name,
-        [RUN_KEY_TAG]: key,
-      };
-      if (options.parentRunId) tags['mlflow.parentRunId'] = options.parentRunId;
-      const split = splitCreateTags(tags);
-      later = split.later;
-      run = await this.retrying(() => this.client.createRun({ experimentId, runName: options.name, startTime: Date.now(), tags: split.now, userId: tags['mlflow.user'] }));
-    }
+  /** Spool files of earlier processes not replayed yet. */
+  get pendingSpools(): readonly string[] {
+    return this.orphans.map((o) => o.file);
+  }
+
+  async startRun(options: StartRunOptions): Promise<Tracker> {
+    const resumeKey = parseKeyRef(options.resumeRunId);
+    const parentKey = parseKeyRef(options.parentRunId);
+    const resumed = options.resumeRunId !== undefined;
+    const key = resumeKey ?? randomUUID();
+    const tags: Record<string, string> = resumed
+      ? {}
+      : { ...systemTags(), ...(this.opts.tags ?? {}), ...(options.tags ?? {}), 'mlflow.runName': options.name, [RUN_KEY_TAG]: key };
     const header: RunHeader = {
       op: 'run',
       key,
       experiment: this.experimentName,
       name: options.name,
-      parentRunId: options.parentRunId,
-      runId: run.info.run_id,
-      tags: { ...(options.tags ?? {}) },
-      startTime: run.info.start_time ?? Date.now(),
+      parentKey,
+      parentRunId: parentKey ? undefined : options.parentRunId,
+      resumeRunId: resumeKey ? undefined : options.resumeRunId,
+      tags,
+      startTime: Date.now(),
     };
     this.ensureSpoolDir();
-    const tracker = new MlflowTracker({
+    const t = this.opts.tracker ?? {};
+    const tracker: MlflowTracker = new MlflowTracker({
       client: this.client,
-      runId: run.info.run_id,
-      artifactUri: run.info.artifact_uri,
       header,
+      mayExist: resumeKey !== undefined,
+      experimentId: () => this.experimentId(),
+      resolveParent: parentKey ? () => this.resolveKey(parentKey) : undefined,
+      ready: () => this.readyFor(tracker),
       spoolDir: this.spoolDir,
       logger: this.logger,
-      ...(this.opts.tracker ?? {}),
-      onEnd: (t) => this.open.delete(t),
+      flushIntervalMs: t.flushIntervalMs,
+      retry: t.retry,
+      probeIntervalMs: t.probeIntervalMs,
+      waitMs: t.waitMs,
+      onOffline: (down) => this.setOffline(down),
+      onSpoolError: (e) => this.spoolError(e),
+      onSettled: (x) => this.open.delete(x),
     });
-    if (Object.keys(later).length) tracker.setTags(later);
     this.open.add(tracker);
+    if (resumed) tracker.setTags({ ...(options.tags ?? {}), 'iccl.resumed_at': new Date().toISOString() });
     this.installSigint();
+    const opened = await tracker.whenOpened(this.offline ? 0 : (t.startWaitMs ?? 5000));
+    if (tracker.openError !== undefined) {
+      // Refused, not unreachable (credentials, permissions, a bad experiment): a set-up error to see now.
+      tracker.abandon();
+      this.open.delete(tracker);
+      throw new Error(`cannot start MLflow run ${JSON.stringify(options.name)}: ${tracker.openError}`);
+    }
+    // No answer in time: later runs do not wait for this server until it answers again.
+    if (!opened) this.offline = true;
     return tracker;
   }
 
-  /** Runs started here and not yet ended. */
+  /** Runs started here and not yet settled (ended and all on the server). */
   get openRuns(): readonly MlflowTracker[] {
     return [...this.open];
   }
 
+  /**
+   * Waits (at most `closeGraceMs`) for every run to reach the server; what is still unsent then
+   * stays in the spool, and one line says where and that the next start replays it.
+   */
   async close(): Promise<void> {
+    const grace = this.opts.tracker?.closeGraceMs ?? 10_000;
+    const until = Date.now() + grace;
     await Promise.all([...this.open].map((t) => t.flush()));
+    for (const t of this.open) t.poke();
+    await Promise.all([...this.open].map((t) => t.whenSettled(Math.max(0, until - Date.now()))));
+    if (!this.recovered) await Promise.race([this.recovery, nap(Math.max(0, until - Date.now()))]);
+    this.closed = true;
+    const left: string[] = [];
+    let runs = 0;
+    for (const t of [...this.open]) {
+      const files = t.abandon();
+      if (files.length || t.inMemory) runs++;
+      left.push(...files);
+    }
+    left.push(...this.orphans.map((o) => o.file));
+    runs += this.orphans.length;
+    if (left.length) {
+      this.logger.warn(
+        `mlflow: server ${this.client.trackingUri} did not take everything before the end: ${runs} run(s) wait in ${left.length} spool file(s) in ${this.spoolDir}; ` +
+          `the next search started with this spool folder replays them (or now: npx tsx plugins/mlflow/src/sync-cli.ts ${this.spoolDir} --tracking-uri ${this.client.trackingUri})`,
+      );
+    }
     if (this.sigint) process.removeListener('SIGINT', this.sigint);
     this.sigint = undefined;
     await this.opts.onClose?.();
+  }
+
+  /** A run may log only after older operations on the same run (older spools, older trackers) landed. */
+  private readyFor(t: MlflowTracker): boolean {
+    if (!this.recovered) return false;
+    for (const o of this.open) {
+      if (o !== t && o.seq < t.seq && (o.runKey === t.runKey || (o.resolved && o.runId === t.runId))) return false;
+    }
+    return true;
+  }
+
+  /** Server id of a run known by key: a run of this process, else one already on the server. */
+  private async resolveKey(key: string): Promise<string | undefined> {
+    for (const t of this.open) if (t.runKey === key) return t.resolved ? t.runId : undefined;
+    if (!this.recovered) return undefined;
+    try {
+      return (await findRunByKey(this.client, await this.experimentId(), key, (fn) => this.retrying(fn)))?.info.run_id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private setOffline(down: boolean): void {
+    const was = this.offline;
+    this.offline = down;
+    // One run found the server back: tell the others now rather than at their next probe.
+    if (was && !down) for (const t of this.open) t.poke();
+  }
+
+  private spoolError(e: RecordWriteError): void {
+    if (this.toldDisk.has(e.file)) return;
+    this.toldDisk.add(e.file);
+    this.logger.error(`mlflow: ${e.message}; the runs' operations stay in memory (nothing written is lost) until the disk has room or the server answers`);
+  }
+
+  /** Finds spools of earlier processes now and replays them in the background once the server answers. */
+  private startRecovery(): void {
+    const { orphans, unreadable } = orphanSpools(this.spoolDir);
+    for (const u of unreadable) this.logger.error(`mlflow: cannot replay ${u.file}: ${u.error}`);
+    if (orphans.length === 0) return;
+    this.orphans = orphans;
+    this.recovered = false;
+    this.logger.info(`mlflow: ${orphans.length} spool file(s) of an earlier run in ${this.spoolDir}; replaying them when ${this.client.trackingUri} answers`);
+    this.recovery = this.recover().finally(() => {
+      this.recovered = true;
+      for (const t of this.open) t.poke();
+    });
+  }
+
+  private async recover(): Promise<void> {
+    const probe = this.opts.tracker?.probeIntervalMs ?? 2000;
+    let records = 0;
+    const total = this.orphans.length;
+    for (let round = 0; this.orphans.length > 0 && !this.closed && round < 10_000_000; round++) {
+      if (!(await this.client.reachable())) {
+        await nap(probe);
+        continue;
+      }
+      try {
+        while (this.orphans.length > 0 && !this.closed) {
+          const o = this.orphans[0];
+          const r = await sync(o.file, { client: this.client, logger: this.logger, retry: this.opts.tracker?.retry });
+          records += r.applied;
+          removeReplayedSpool(o.file, this.spoolDir);
+          this.orphans.shift();
+        }
+      } catch (e) {
+        if (!(isUnreachable(e) || (e instanceof MlflowApiError && e.retryable))) {
+          const o = this.orphans.shift()!;
+          this.logger.error(`mlflow: cannot replay ${o.file}: ${(e as Error).message}; left as ${o.file}.failed for sync-cli`);
+          fs.renameSync(o.file, `${o.file}.failed`);
+        } else await nap(probe);
+      }
+    }
+    if (this.orphans.length === 0) this.logger.info(`mlflow: replayed ${total} spool file(s) of an earlier run (${records} records) into ${this.client.trackingUri}`);
   }
 
   private ensureSpoolDir(): void {
@@ -156,7 +261,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
     fs.writeFileSync(path.join(this.spoolDir, '.gitignore'), '*\n');
   }
 
-  /** Transient errors at run start are retried a few times; anything else is the caller's to see. */
+  /** Transient errors are retried a few times; anything else is the caller's to see. */
   private async retrying<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.opts.tracker?.retry ?? DEFAULT_RETRY;
     for (let attempt = 0; ; attempt++) {
@@ -175,7 +280,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
     this.sigint = () => {
       const handler = this.sigint;
       this.logger.warn(`mlflow: interrupted; flushing ${this.open.size} open run(s)`);
-      const done = Promise.race([Promise.all([...this.open].map((t) => t.flush())), sleep(5000)]);
+      const done = Promise.all([...this.open].map((t) => t.flush(4500)));
       void done.then(() => {
         if (handler) process.removeListener('SIGINT', handler);
         this.sigint = undefined;

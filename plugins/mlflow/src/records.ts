@@ -18,7 +18,15 @@ export interface StoredPoint {
  * which is what makes a replay idempotent.
  */
 export type JournalRecord =
-  | { op: 'header'; id: string; version: 1; created: number; kind: 'journal' | 'spool' }
+  | {
+      op: 'header';
+      id: string;
+      version: 1;
+      created: number;
+      kind: 'journal' | 'spool';
+      /** The process that writes a spool: while it lives, no other process replays the file. */
+      owner?: { pid: number; host: string };
+    }
   | {
       op: 'run';
       key: string;
@@ -83,17 +91,50 @@ export function readRecords(file: string): { line: number; record: JournalRecord
   return out;
 }
 
+/** A write that failed (full disk, ...): the message names the file; the file is as it was before. */
+export class RecordWriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+  ) {
+    super(`cannot write ${file}: ${code === 'ENOSPC' ? 'no space left on device (ENOSPC)' : code === 'EDQUOT' ? 'disk quota exceeded (EDQUOT)' : code}`);
+    this.name = 'RecordWriteError';
+  }
+}
+
+function errCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+}
+
 /** Appends records, one JSON line each, synchronously (nothing lost if the process dies next). */
 export class RecordFile {
   private fd: number | undefined;
   constructor(readonly file: string) {}
 
+  /**
+   * Writes all the records or none: a write cut short (full disk) is truncated away again, so the
+   * file never holds a torn line in its middle that would make every later line unreadable.
+   */
   append(...records: JournalRecord[]): void {
-    if (this.fd === undefined) {
-      fs.mkdirSync(path.dirname(this.file), { recursive: true });
-      this.fd = fs.openSync(this.file, 'a');
+    const buf = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
+    let start = -1; // size before this write; -1 until known (then nothing to undo)
+    try {
+      if (this.fd === undefined) {
+        fs.mkdirSync(path.dirname(this.file), { recursive: true });
+        this.fd = fs.openSync(this.file, 'a');
+      }
+      start = fs.fstatSync(this.fd).size;
+      for (let off = 0; off < buf.length; ) off += fs.writeSync(this.fd, buf, off, buf.length - off);
+    } catch (e) {
+      if (this.fd !== undefined && start >= 0) {
+        try {
+          fs.ftruncateSync(this.fd, start);
+        } catch {
+          /* the original error is the one to report */
+        }
+      }
+      throw new RecordWriteError(this.file, errCode(e));
     }
-    fs.writeSync(this.fd, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   }
 
   close(): void {

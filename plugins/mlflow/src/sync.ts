@@ -2,16 +2,17 @@ import * as path from 'node:path';
 import { silentLogger, type Logger } from '@iccl/trainer-api';
 import type { MlflowClient } from './client';
 import { MlflowApiError } from './errors';
-import { backoffMs, DEFAULT_RETRY, sleep } from './backoff';
+import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './backoff';
 import { splitBatches, type Batch } from './limits';
-import { loadPoint, readRecords, RUN_KEY_TAG, type JournalRecord } from './records';
-import type { Run } from './schemas';
+import { loadPoint, readRecords, type JournalRecord } from './records';
+import { findRunByKey, openRun, type Retrying } from './run-open';
 
 export interface SyncOptions {
   client: MlflowClient;
   /** Put every run in this experiment instead of the one recorded. */
   experimentName?: string;
   logger?: Logger;
+  retry?: RetryPolicy;
 }
 
 export interface SyncResult {
@@ -20,6 +21,8 @@ export interface SyncResult {
   applied: number;
   /** Records already applied by an earlier sync of the same file. */
   skipped: number;
+  /** Items the server refused for themselves (a bad value; never a network error), each warned about. */
+  failed: number;
   /** Client-side run key -> server run id. */
   runIds: Record<string, string>;
 }
@@ -29,28 +32,39 @@ interface Target {
   artifactUri: string | undefined;
   /** Last line of this file already on the server (tag iccl.sync.<file id>). */
   cursor: number;
+  last: number;
 }
 
-async function retrying<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!(e instanceof MlflowApiError) || !e.retryable || attempt + 1 >= DEFAULT_RETRY.attempts) throw e;
-      await sleep(backoffMs(attempt, DEFAULT_RETRY));
+function retryingWith(p: RetryPolicy): Retrying {
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof MlflowApiError) || !e.retryable || attempt + 1 >= p.attempts) throw e;
+        await sleep(backoffMs(attempt, p));
+      }
     }
-  }
+  };
+}
+
+/** The server is gone (or overloaded): the replay stops here and may be run again later. */
+export function isUnreachable(e: unknown): boolean {
+  return e instanceof MlflowApiError && [0, 429, 502, 503, 504].includes(e.status);
 }
 
 /**
  * Replays an offline journal or an outage spool into a tracking server, in order. Idempotent:
  * runs are found again by their client-side key (tag `iccl.run_key`) and each run remembers,
  * in the tag `iccl.sync.<file id>`, the last line of this file it has received, so a second
- * replay creates nothing and sends nothing twice.
+ * replay creates nothing and sends nothing twice (a batch sent again after a lost answer holds
+ * the same points, which MLflow's store keeps once). An item the server refuses for itself is
+ * warned about and counted; an unreachable server throws (run it again later).
  */
 export async function sync(file: string, opts: SyncOptions): Promise<SyncResult> {
   const { client } = opts;
   const log = opts.logger ?? silentLogger;
+  const retrying = retryingWith(opts.retry ?? DEFAULT_RETRY);
   const recs = readRecords(file);
   const head = recs[0]?.record;
   if (!head || head.op !== 'header') {
@@ -58,9 +72,15 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
   }
   const cursorTag = `iccl.sync.${head.id}`;
   const baseDir = path.dirname(path.resolve(file));
-  const res: SyncResult = { runsCreated: 0, runsFound: 0, applied: 0, skipped: 0, runIds: {} };
-  const targets = new Map<string, Target & { last: number }>();
+  const res: SyncResult = { runsCreated: 0, runsFound: 0, applied: 0, skipped: 0, failed: 0, runIds: {} };
+  const targets = new Map<string, Target>();
   const experiments = new Map<string, string>();
+
+  const refused = (line: number, what: string, e: unknown): void => {
+    if (!(e instanceof MlflowApiError) || isUnreachable(e)) throw e;
+    res.failed++;
+    log.warn(`mlflow sync ${file}:${line}: ${what} refused: ${e.message}`);
+  };
 
   const experimentId = async (name: string) => {
     const n = opts.experimentName ?? name;
@@ -68,64 +88,53 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
     return experiments.get(n)!;
   };
 
-  const findByKey = async (expId: string, key: string): Promise<Run | undefined> => {
-    const r = await retrying(() => client.searchRuns({ experimentIds: [expId], filter: `tags.\`${RUN_KEY_TAG}\` = '${key.replace(/'/g, '')}'`, maxResults: 1, runViewType: 'ALL' }));
-    return r.runs[0];
+  const parentOf = async (line: number, r: Extract<JournalRecord, { op: 'run' }>, expId: string): Promise<string | undefined> => {
+    if (!r.parentKey) return r.parentRunId;
+    const known = targets.get(r.parentKey)?.runId ?? (await findRunByKey(client, expId, r.parentKey, retrying))?.info.run_id;
+    if (!known) log.warn(`mlflow sync ${file}:${line}: run ${JSON.stringify(r.name)} names parent key ${r.parentKey}, which is neither in this file nor on the server; created without a parent`);
+    return known;
   };
 
-  const tryGet = async (runId: string): Promise<Run | undefined> => {
-    try {
-      return await retrying(() => client.getRun(runId));
-    } catch (e) {
-      if (e instanceof MlflowApiError && e.notFound) return undefined;
-      throw e;
-    }
-  };
-
-  const openRun = async (line: number, r: Extract<JournalRecord, { op: 'run' }>): Promise<void> => {
+  const open = async (line: number, r: Extract<JournalRecord, { op: 'run' }>): Promise<void> => {
     if (targets.has(r.key)) return;
     const expId = await experimentId(r.experiment);
-    let run: Run | undefined;
-    for (const id of [r.resumeRunId, r.runId]) {
-      if (!id || run) continue;
-      const got = await tryGet(id);
-      const key = got?.data.tags.find((t) => t.key === RUN_KEY_TAG)?.value;
-      if (got && (id === r.resumeRunId || key === r.key)) run = got;
-    }
-    run ??= await findByKey(expId, r.key);
-    if (run) res.runsFound++;
-    else {
-      let parent = r.parentRunId;
-      if (r.parentKey) {
-        const p = targets.get(r.parentKey);
-        if (!p) throw new Error(`${file}:${line}: run ${JSON.stringify(r.name)} names parent key ${r.parentKey}, which no earlier 'run' record opens`);
-        parent = p.runId;
-      }
-      const tags: Record<string, string> = { ...r.tags, 'mlflow.runName': r.name, [RUN_KEY_TAG]: r.key, 'iccl.synced_from': path.basename(file) };
-      if (parent) tags['mlflow.parentRunId'] = parent;
-      const created = await retrying(() =>
-        client.createRun({ experimentId: expId, runName: r.name, startTime: r.startTime, tags: Object.entries(tags).slice(0, 100).map(([key, value]) => ({ key, value })), userId: tags['mlflow.user'] }),
-      );
-      run = created;
-      res.runsCreated++;
-    }
+    const { run, created } = await openRun(client, { ...r, tags: { ...r.tags, 'iccl.synced_from': path.basename(file) } }, { experimentId: expId, parentRunId: await parentOf(line, r, expId), mayExist: true, retrying });
+    if (created) res.runsCreated++;
+    else res.runsFound++;
     const cursor = Number(run.data.tags.find((t) => t.key === cursorTag)?.value ?? 0) || 0;
     targets.set(r.key, { runId: run.info.run_id, artifactUri: run.info.artifact_uri, cursor, last: cursor });
     res.runIds[r.key] = run.info.run_id;
   };
 
   // Consecutive batch records of one run are merged into as few log-batch calls as the limits allow.
-  let merged: { key: string; batch: Batch; last: number } | undefined;
-  const saveCursor = async (t: Target & { last: number }) => {
+  let merged: { key: string; batch: Batch; first: number; last: number } | undefined;
+  const saveCursor = async (t: Target) => {
     if (t.last > t.cursor) {
       await retrying(() => client.setTag(t.runId, cursorTag, String(t.last)));
       t.cursor = t.last;
     }
   };
+  const sendBatch = async (line: number, runId: string, b: Batch): Promise<void> => {
+    try {
+      await retrying(() => client.logBatch(runId, b));
+    } catch (e) {
+      const n = b.metrics.length + b.params.length + b.tags.length;
+      if (n <= 1 || isUnreachable(e) || !(e instanceof MlflowApiError)) return refused(line, 'log-batch', e);
+      // Refused as a whole: split to keep the good items (a param logged before with another value, ...).
+      const half = Math.ceil(b.metrics.length / 2);
+      const parts: Batch[] = [
+        ...b.params.map((x) => ({ metrics: [], params: [x], tags: [] })),
+        ...b.tags.map((x) => ({ metrics: [], params: [], tags: [x] })),
+        { metrics: b.metrics.slice(0, half), params: [], tags: [] },
+        { metrics: b.metrics.slice(half), params: [], tags: [] },
+      ].filter((p) => p.metrics.length + p.params.length + p.tags.length > 0);
+      for (const p of parts) await sendBatch(line, runId, p);
+    }
+  };
   const flushMerged = async () => {
     if (!merged) return;
     const t = targets.get(merged.key)!;
-    for (const b of splitBatches(merged.batch)) await retrying(() => client.logBatch(t.runId, b));
+    for (const b of splitBatches(merged.batch)) await sendBatch(merged.first, t.runId, b);
     t.last = merged.last;
     merged = undefined;
     await saveCursor(t);
@@ -135,7 +144,7 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
     if (record.op === 'header') continue;
     if (record.op === 'run') {
       await flushMerged();
-      await openRun(line, record);
+      await open(line, record);
       continue;
     }
     const t = targets.get(record.key);
@@ -147,7 +156,7 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
     res.applied++;
     if (record.op === 'batch') {
       if (merged && merged.key !== record.key) await flushMerged();
-      merged ??= { key: record.key, batch: { metrics: [], params: [], tags: [] }, last: line };
+      merged ??= { key: record.key, batch: { metrics: [], params: [], tags: [] }, first: line, last: line };
       merged.batch.metrics.push(...record.metrics.map(loadPoint));
       merged.batch.params.push(...record.params);
       merged.batch.tags.push(...record.tags);
@@ -155,14 +164,21 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
       continue;
     }
     await flushMerged();
-    if (record.op === 'inputs') await retrying(() => client.logInputs(t.runId, record.datasets));
-    else if (record.op === 'artifact') await retrying(() => client.uploadArtifact(t.artifactUri, path.resolve(baseDir, record.file), record.artifactPath));
-    else if (record.op === 'end') await retrying(() => client.updateRun({ runId: t.runId, status: record.status, endTime: record.endTime }));
+    try {
+      if (record.op === 'inputs') await retrying(() => client.logInputs(t.runId, record.datasets));
+      else if (record.op === 'artifact') await retrying(() => client.uploadArtifact(t.artifactUri, path.resolve(baseDir, record.file), record.artifactPath));
+      else if (record.op === 'end') await retrying(() => client.updateRun({ runId: t.runId, status: record.status, endTime: record.endTime }));
+    } catch (e) {
+      if (record.op === 'artifact' && !(e instanceof MlflowApiError)) {
+        res.failed++;
+        log.warn(`mlflow sync ${file}:${line}: artifact ${record.file}: ${(e as Error).message}`);
+      } else refused(line, record.op, e);
+    }
     t.last = line;
     if (record.op === 'end') await saveCursor(t);
   }
   await flushMerged();
   for (const t of targets.values()) await saveCursor(t);
-  log.info(`mlflow sync ${file}: ${res.runsCreated} runs created, ${res.runsFound} found, ${res.applied} records applied, ${res.skipped} already there`);
+  log.info(`mlflow sync ${file}: ${res.runsCreated} runs created, ${res.runsFound} found, ${res.applied} records applied, ${res.skipped} already there${res.failed ? `, ${res.failed} refused` : ''}`);
   return res;
 }

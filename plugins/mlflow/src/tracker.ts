@@ -7,17 +7,24 @@ import { MlflowApiError } from './errors';
 import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './backoff';
 import { checkKey, LIMITS, splitBatches, type Batch, type MetricPoint } from './limits';
 import { prepareValues, stringifyParam, toMlflowDataset } from './prepare';
-import { loadPoint, readRecords, RecordFile, storePoint, type JournalRecord } from './records';
+import { RecordFile, RecordWriteError, storePoint, type JournalRecord } from './records';
 import { normalizeArtifactPath } from './artifact-path';
+import { keyRef, openRun, type RunRecord } from './run-open';
+import { isUnreachable, sync } from './sync';
+import { liveSpools, removeReplayedSpool, SPOOL_SUFFIX, spoolOwner } from './spool';
 
-/** The 'run' record that opens a spool file, so `sync` can recreate the run elsewhere. */
-export type RunHeader = Extract<JournalRecord, { op: 'run' }>;
+/** The 'run' record that opens a spool file, so a replay can find or create the run anywhere. */
+export type RunHeader = RunRecord;
 
 export interface MlflowTrackerOptions {
   client: MlflowClient;
-  runId: string;
-  artifactUri: string | undefined;
+  /** What the run is: key, name, experiment, tags; runId / resumeRunId when it already exists. */
   header: RunHeader;
+  experimentId: () => Promise<string>;
+  /** Server id of the parent named by `header.parentKey`; undefined while the parent is not on the server. */
+  resolveParent?: () => Promise<string | undefined>;
+  /** False while operations that must land before this run's (older spools) are not replayed yet. */
+  ready?: () => boolean;
   /** Folder for the outage spool and oversize values of this run. */
   spoolDir: string;
   logger: Logger;
@@ -25,9 +32,16 @@ export interface MlflowTrackerOptions {
   retry?: RetryPolicy;
   /** How often to look for the server again while spooling. */
   probeIntervalMs?: number;
-  /** How long end() waits for an unreachable server before leaving the spool for `sync`. */
-  endGraceMs?: number;
-  onEnd?: (t: MlflowTracker) => void;
+  /** How long flush(), logArtifact() and end() wait for the server before they spool what is left and return. */
+  waitMs?: number;
+  /** Told when this tracker finds the server gone (true) or back, or creates its run (false). */
+  onOffline?: (offline: boolean) => void;
+  /** Told once a spool write fails (full disk): the error names the file. */
+  onSpoolError?: (e: RecordWriteError, t: MlflowTracker) => void;
+  /** Called once the run is ended and everything is on the server. */
+  onSettled?: (t: MlflowTracker) => void;
+  /** The run may exist already under its key (resumed by key): look it up before creating it. */
+  mayExist?: boolean;
 }
 
 /** A queued operation; batches keep their points as numbers until (and unless) they are spooled. */
@@ -44,45 +58,90 @@ export interface TrackerStats {
   retries: number;
 }
 
+type SendResult = 'ok' | 'failed' | 'unreachable';
+
 /**
- * An MLflow run behind a queue. Logging calls validate, enqueue and return; a background flusher
- * sends log-batch requests within MLflow's limits, retries transient errors with backoff, and
- * while the server is unreachable appends operations to a spool file that it replays, in order,
- * once the server answers again. Nothing here throws because of the server: failures are
- * warnings, counted in `stats` and in the run's end tags.
+ * An MLflow run behind a queue; tracking is never on the caller's critical path. Logging calls
+ * validate, enqueue and return; a background flusher creates the run (when the server first
+ * answers: until then `runId` is a key reference, see run-open.ts), sends log-batch requests within
+ * MLflow's limits, retries transient errors with backoff, and while the server is unreachable (or
+ * slower than `waitMs` when the caller waits) appends operations to a spool file that it replays,
+ * in order and idempotently, once the server answers again. Nothing here throws because of the
+ * server: failures are warnings, counted in `stats` and in the run's end tags.
  */
 export class MlflowTracker implements Tracker {
-  readonly runId: string;
   readonly runKey: string;
   readonly stats: TrackerStats = { sent: 0, failed: 0, spooled: 0, replayed: 0, retries: 0 };
+  /** Order of creation in this process (a resumed run waits for older trackers of the same run). */
+  readonly seq: number;
+  private static nextSeq = 0;
+  private id: string | undefined;
+  private artifactUri: string | undefined;
+  private opened = false;
+  /** A create request may have reached the server: look the run up by key before creating one. */
+  private mayExist: boolean;
   private pending: Batch = { metrics: [], params: [], tags: [] };
   private pendingOps: Op[] = [];
+  private inflight: Op | undefined;
+  private inflightSpooled = false;
   private chain: Promise<void> = Promise.resolve();
   private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private offline = false;
   private lastProbe = 0;
   private spool: RecordFile | undefined;
-  private spoolReplayedLines = 0;
+  private spoolHasHeader = false;
+  private readonly instance = randomUUID().slice(0, 8);
+  private segment = 0;
+  private replaying = false;
   private ended = false;
-  private readonly o: Required<Omit<MlflowTrackerOptions, 'onEnd' | 'artifactUri'>> & Pick<MlflowTrackerOptions, 'onEnd' | 'artifactUri'>;
+  private abandoned = false;
+  private isSettled = false;
+  private toldSpoolError = false;
+  private openFailure: string | undefined;
+  private waiters: (() => void)[] = [];
+  private readonly o: Required<Pick<MlflowTrackerOptions, 'flushIntervalMs' | 'retry' | 'probeIntervalMs' | 'waitMs'>> & MlflowTrackerOptions;
 
   constructor(opts: MlflowTrackerOptions) {
-    this.o = { flushIntervalMs: 1000, retry: DEFAULT_RETRY, probeIntervalMs: 2000, endGraceMs: 10_000, ...opts };
-    this.runId = opts.runId;
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as MlflowTrackerOptions;
+    this.o = { flushIntervalMs: 1000, retry: DEFAULT_RETRY, probeIntervalMs: 2000, waitMs: 2000, ...given };
     this.runKey = opts.header.key;
+    this.mayExist = opts.mayExist ?? false;
+    this.seq = MlflowTracker.nextSeq++;
     this.timer = setInterval(() => this.kick(), this.o.flushIntervalMs);
     this.timer.unref();
+    this.kick(); // open the run now
   }
 
-  /** The spool file of this run (exists only after an outage). */
+  /** The MLflow run id once the run is on the server; before that the resumed id or a key reference. */
+  get runId(): string {
+    return this.id ?? this.o.header.resumeRunId ?? this.o.header.runId ?? keyRef(this.runKey);
+  }
+
+  /** True once the run exists on the server and `runId` is its id. */
+  get resolved(): boolean {
+    return this.opened;
+  }
+
+  /** The current spool file of this run (exists only after an outage). */
   get spoolFile(): string {
-    return path.join(this.o.spoolDir, `${this.runKey}.spool.jsonl`);
+    return path.join(this.o.spoolDir, `${this.runKey}.${this.instance}-${this.segment}${SPOOL_SUFFIX}`);
   }
 
   /** True while the server is unreachable and operations go to the spool. */
   get spooling(): boolean {
     return this.offline;
+  }
+
+  /** Ended, and everything is on the server. */
+  get settled(): boolean {
+    return this.isSettled;
+  }
+
+  /** Operations held in memory (not yet sent nor spooled). */
+  get inMemory(): number {
+    const p = this.pending;
+    return this.pendingOps.length + p.metrics.length + p.params.length + p.tags.length + (this.inflight && !this.inflightSpooled ? 1 : 0);
   }
 
   // ---- Tracker: logging calls never block and never throw --------------------------------------
@@ -140,23 +199,17 @@ export class MlflowTracker implements Tracker {
     await this.flush();
   }
 
-  async flush(): Promise<void> {
-    // Loop: an item queued just as a drain was finishing would otherwise wait for the next tick.
-    const left = () => this.pendingOps.length + this.pending.metrics.length + this.pending.params.length + this.pending.tags.length;
-    for (let before = -1; left() > 0 || before === -1; ) {
-      if (left() === before) break; // no progress (an internal error was already reported): do not spin
-      before = left();
-      this.kick();
-      await this.chain;
-    }
+  /** Waits until everything queued so far is sent or spooled; after `waitMs` it spools what is left. */
+  async flush(waitMs = this.o.waitMs): Promise<void> {
+    this.sealPending();
+    this.kick();
+    if (!(await this.waitFor(() => this.inMemory === 0 || this.abandoned, waitMs))) this.spill();
   }
 
   async end(status: RunStatus, reason?: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     if (reason) this.setTags({ 'iccl.end_reason': reason });
-    await this.flush();
-    if (this.offline) await this.waitForServer(this.o.endGraceMs);
     // The summary goes last so it counts everything before it.
     const s = this.stats;
     this.pending.tags.push(
@@ -165,19 +218,47 @@ export class MlflowTracker implements Tracker {
     );
     this.enqueueOp({ op: 'end', key: this.runKey, status, endTime: Date.now() });
     await this.flush();
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    const line = `mlflow run ${this.runId} ${status}: ${s.sent} items sent, ${s.failed} failed, ${s.spooled} spooled, ${s.replayed} replayed after an outage`;
-    if (s.failed > 0) this.o.logger.warn(line);
-    else this.o.logger.info(line);
-    if (this.offline) {
-      this.o.logger.warn(
-        `mlflow: server ${this.o.client.trackingUri} still unreachable; ${s.spooled - s.replayed} operations wait in ${this.spoolFile}. ` +
-          `Replay them with: npx tsx plugins/mlflow/src/sync-cli.ts ${this.spoolFile} --tracking-uri <URI>`,
-      );
-    }
-    this.spool?.close();
-    this.o.onEnd?.(this);
+  }
+
+  /** Resolves true once the run is ended and all on the server, false after `ms`. */
+  whenSettled(ms: number): Promise<boolean> {
+    return this.waitFor(() => this.isSettled, ms);
+  }
+
+  /** Resolves once the run is on the server, the server was found unreachable or refused the run, or after `ms`. */
+  whenOpened(ms: number): Promise<boolean> {
+    return this.waitFor(() => this.opened || this.offline || this.openFailure !== undefined, ms).then(() => this.opened && !this.openFailure);
+  }
+
+  /** Why the server refused to create the run (credentials, permissions...); undefined if it did not. */
+  get openError(): string | undefined {
+    return this.openFailure;
+  }
+
+  /** Look for the server now (another run found it back, or older spools are replayed). */
+  poke(): void {
+    this.lastProbe = 0;
+    this.kick();
+  }
+
+  /**
+   * The process is about to end while this run is not settled: write what memory holds to the
+   * spool (for the next start to replay) and stop. Returns the spool files left, if any.
+   */
+  abandon(): string[] {
+    if (this.isSettled) return [];
+    this.sealPending();
+    const ops: Op[] = [];
+    if (this.inflight && !this.inflightSpooled) ops.push(this.inflight);
+    ops.push(...this.pendingOps.splice(0));
+    // A file being replayed may be deleted when its replay ends: write into a new one.
+    if (this.replaying) this.newSegment();
+    if (ops.length) this.spoolOps(ops);
+    this.abandoned = true;
+    this.stop();
+    const left = this.leftFiles();
+    for (const f of left) liveSpools.delete(path.resolve(f));
+    return left;
   }
 
   // ---- queue machinery ---------------------------------------------------------------------------
@@ -217,65 +298,212 @@ export class MlflowTracker implements Tracker {
     }
   }
 
-  /** Starts a drain unless one is running; the chain lets flush() wait for it. */
+  private waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+    if (cond()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!cond()) return false;
+        clearTimeout(t);
+        resolve(true);
+        return true;
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve(cond());
+      }, ms);
+      const wake = () => {
+        if (check()) this.waiters = this.waiters.filter((w) => w !== wake);
+      };
+      this.waiters.push(wake);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Starts a drain unless one is running; the chain keeps drains one at a time. */
   private kick(): void {
-    if (this.draining) return;
+    if (this.draining || this.abandoned || this.isSettled) return;
     this.draining = true;
     this.chain = this.chain
       .then(() => this.drain())
       .catch((e: unknown) => this.reject([`internal: ${(e as Error).message}`]))
       .finally(() => {
         this.draining = false;
+        this.checkSettled();
+        this.wake();
       });
   }
 
   private async drain(): Promise<void> {
-    for (;;) {
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      if (this.abandoned) return;
       this.sealPending();
-      if (this.pendingOps.length === 0) return;
       if (this.offline && !(await this.tryReconnect())) {
         this.spoolOps(this.pendingOps.splice(0));
         return;
       }
+      if (this.abandoned) return;
+      if (!this.opened) {
+        const r = await this.open();
+        if (this.abandoned) return;
+        if (r === 'unreachable' || r === 'waiting') {
+          this.goOffline(r === 'waiting' ? undefined : 'creating the run');
+          continue;
+        }
+        if (r === 'failed') {
+          this.dropAll();
+          return;
+        }
+      }
+      if (this.pendingOps.length === 0) return;
       const op = this.pendingOps.shift()!;
+      this.inflight = op;
+      this.inflightSpooled = false;
       const r = await this.sendWithRetry(op);
+      const spooledMeanwhile = this.inflightSpooled;
+      this.inflight = undefined;
+      this.inflightSpooled = false;
+      this.wake();
+      if (this.abandoned) return;
       if (r === 'unreachable') {
-        this.goOffline(op);
-        this.spoolOps([op, ...this.pendingOps.splice(0)]);
+        this.goOffline(`sending ${op.op}`);
+        this.spoolOps(spooledMeanwhile ? this.pendingOps.splice(0) : [op, ...this.pendingOps.splice(0)]);
         return;
       }
     }
   }
 
-  private goOffline(op: Op): void {
+  /** The run could not be created (refused, not unreachable): nothing of it can be logged. */
+  private dropAll(): void {
+    this.sealPending();
+    const n = this.pendingOps.length;
+    this.pendingOps = [];
+    if (n) this.reject([`${n} operations of run ${JSON.stringify(this.o.header.name)} dropped: the run could not be created`]);
+    this.opened = true; // nothing more to wait for
+    this.id ??= this.runId;
+  }
+
+  private retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = this.o.retry;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof MlflowApiError) || !e.retryable || attempt + 1 >= p.attempts) throw e;
+        this.stats.retries++;
+        await sleep(backoffMs(attempt, p));
+      }
+    }
+  };
+
+  private async parentRunId(): Promise<{ ok: boolean; id?: string }> {
+    const h = this.o.header;
+    if (!h.parentKey) return { ok: true, id: h.parentRunId };
+    const id = await this.o.resolveParent?.();
+    return { ok: id !== undefined, id };
+  }
+
+  /** Creates the run, or finds it again (resumed, or a create whose answer was lost). */
+  private async open(): Promise<'ok' | 'failed' | 'unreachable' | 'waiting'> {
+    if (this.o.ready && !this.o.ready()) return 'waiting';
+    const h = this.o.header;
+    try {
+      const parent = await this.parentRunId();
+      if (!parent.ok) return 'waiting';
+      const experimentId = await this.o.experimentId();
+      const mayExist = this.mayExist;
+      this.mayExist = true;
+      const { run, created } = await openRun(this.o.client, h, { experimentId, parentRunId: parent.id, mayExist, retrying: this.retrying });
+      if (h.resumeRunId && !created) await this.retrying(() => this.o.client.updateRun({ runId: run.info.run_id, status: 'RUNNING' }));
+      if (h.resumeRunId && created) this.o.logger.warn(`mlflow: resumeRunId ${h.resumeRunId}: no such run at ${this.o.client.trackingUri}; logging to a new run ${run.info.run_id}`);
+      this.resolve(run.info.run_id, run.info.artifact_uri);
+      return 'ok';
+    } catch (e) {
+      if (e instanceof MlflowApiError && e.retryable) return 'unreachable';
+      this.openFailure = e instanceof MlflowApiError ? e.message : this.o.client.redact((e as Error).message);
+      this.reject([`cannot create run ${JSON.stringify(h.name)}: ${this.openFailure}`]);
+      return 'failed';
+    }
+  }
+
+  private resolve(runId: string, artifactUri: string | undefined): void {
+    this.id = runId;
+    this.artifactUri = artifactUri;
+    this.o.header.runId = runId;
+    this.opened = true;
+    this.o.onOffline?.(false);
+    this.wake();
+  }
+
+  private goOffline(while_: string | undefined): void {
     if (this.offline) return;
     this.offline = true;
     this.lastProbe = Date.now();
-    this.o.logger.warn(`mlflow: server ${this.o.client.trackingUri} unreachable (while sending ${op.op}); spooling to ${this.spoolFile} and replaying when it answers`);
+    if (while_) {
+      this.o.logger.warn(`mlflow: server ${this.o.client.trackingUri} unreachable (while ${while_}); spooling to ${this.o.spoolDir} and replaying when it answers`);
+      this.o.onOffline?.(true);
+    }
+    this.wake();
+  }
+
+  /** The caller cannot wait longer: put what memory holds on disk, in order, the op in flight first. */
+  private spill(): void {
+    if (this.abandoned || this.replaying) return;
+    this.sealPending();
+    const ops: Op[] = [];
+    if (this.inflight && !this.inflightSpooled) {
+      ops.push(this.inflight);
+      this.inflightSpooled = true; // if it lands after all, the replayed copy holds the same items
+    }
+    ops.push(...this.pendingOps.splice(0));
+    if (ops.length === 0 && this.opened) return;
+    this.goOffline(`waiting over ${this.o.waitMs} ms for an answer`);
+    this.spoolOps(ops);
+    this.wake();
+  }
+
+  private newSegment(): void {
+    liveSpools.delete(path.resolve(this.spoolFile));
+    this.spool?.close();
+    this.spool = undefined;
+    this.spoolHasHeader = false;
+    this.segment++;
   }
 
   private spoolOps(ops: Op[]): void {
-    if (ops.length === 0) return;
+    if (ops.length === 0 && this.spoolHasHeader) return;
+    const records: JournalRecord[] = [];
+    if (!this.spool) this.spool = new RecordFile(this.spoolFile);
+    if (!this.spoolHasHeader) {
+      records.push({ op: 'header', id: randomUUID(), version: 1, created: Date.now(), kind: 'spool', owner: spoolOwner() }, { ...this.o.header });
+    }
+    const kept: Op[] = [];
     try {
-      if (!this.spool) {
-        this.spool = new RecordFile(this.spoolFile);
-        if (!fs.existsSync(this.spoolFile)) {
-          this.spool.append({ op: 'header', id: randomUUID(), version: 1, created: Date.now(), kind: 'spool' }, this.o.header);
-        }
-      }
       for (const o of ops) {
-        let rec: JournalRecord;
         try {
-          rec = this.persistable(o);
+          records.push(this.persistable(o));
+          kept.push(o);
         } catch (e) {
+          if (e instanceof RecordWriteError) throw e;
           this.reject([`${o.op}: ${(e as Error).message}`]);
-          continue;
         }
-        this.spool.append(rec);
-        this.stats.spooled++;
       }
+      this.spool.append(...records);
+      this.spoolHasHeader = true;
+      liveSpools.add(path.resolve(this.spoolFile));
+      this.stats.spooled += kept.length;
+      this.toldSpoolError = false;
     } catch (e) {
-      this.reject([`spool ${this.spoolFile}: ${(e as Error).message} (${ops.length} operations lost)`]);
+      // Full disk (or the like): keep everything in memory, in order, and try again on the next tick.
+      this.pendingOps.unshift(...ops);
+      const err = e instanceof RecordWriteError ? e : new RecordWriteError(this.spoolFile, (e as Error).message);
+      if (!this.toldSpoolError) {
+        this.toldSpoolError = true;
+        if (this.o.onSpoolError) this.o.onSpoolError(err, this);
+        else this.o.logger.error(`mlflow: ${err.message}; ${this.inMemory} operations of run ${JSON.stringify(this.o.header.name)} are kept in memory until the disk has room or the server answers`);
+      }
     }
   }
 
@@ -284,55 +512,95 @@ export class MlflowTracker implements Tracker {
     if (op.op === 'batch') return { ...op, metrics: op.metrics.map(storePoint) };
     if (op.op !== 'artifact' || op.file.startsWith(this.scratch())) return op;
     const dir = path.join(this.scratch(), 'spooled', randomUUID());
-    fs.mkdirSync(dir, { recursive: true });
-    const copy = path.join(dir, path.basename(op.file));
-    fs.copyFileSync(op.file, copy);
-    return { ...op, file: copy };
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      const copy = path.join(dir, path.basename(op.file));
+      fs.copyFileSync(op.file, copy);
+      return { ...op, file: copy };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new RecordWriteError(dir, code);
+      throw e;
+    }
+  }
+
+  private leftFiles(): string[] {
+    try {
+      const prefix = `${this.runKey}.${this.instance}-`;
+      return fs
+        .readdirSync(this.o.spoolDir)
+        .filter((n) => n.startsWith(prefix) && n.endsWith(SPOOL_SUFFIX))
+        .map((n) => path.join(this.o.spoolDir, n));
+    } catch {
+      return [];
+    }
   }
 
   private async tryReconnect(force = false): Promise<boolean> {
     if (!force && Date.now() - this.lastProbe < this.o.probeIntervalMs) return false;
     this.lastProbe = Date.now();
+    if (this.o.ready && !this.o.ready()) return false;
+    if (!(await this.parentRunId()).ok) return false;
     if (!(await this.o.client.reachable())) return false;
     // Back: replay the spool in order before anything newer.
     const ok = await this.replaySpool();
-    if (ok) {
+    if (ok && !this.abandoned) {
+      const wasOffline = this.offline;
       this.offline = false;
-      this.o.logger.info(`mlflow: server ${this.o.client.trackingUri} is back; replayed the spool`);
+      if (wasOffline && this.stats.spooled > 0) this.o.logger.info(`mlflow: server ${this.o.client.trackingUri} answers; replayed the spool of run ${this.runId}`);
+      this.o.onOffline?.(false);
     }
-    return ok;
+    return ok && !this.abandoned;
   }
 
   private async replaySpool(): Promise<boolean> {
-    if (!fs.existsSync(this.spoolFile)) return true;
-    const recs = readRecords(this.spoolFile);
-    for (const { line, record } of recs) {
-      if (line <= this.spoolReplayedLines) continue;
-      if (record.op === 'batch' || record.op === 'inputs' || record.op === 'artifact' || record.op === 'end') {
-        const r = await this.sendWithRetry(record.op === 'batch' ? { ...record, metrics: record.metrics.map(loadPoint) } : record);
-        if (r === 'unreachable') return false;
-        this.stats.replayed++;
-      }
-      this.spoolReplayedLines = line;
-    }
-    // Everything is on the server: the spool is done with.
+    if (!this.spoolHasHeader) return true;
+    const file = this.spoolFile;
     this.spool?.close();
-    this.spool = undefined;
-    fs.rmSync(this.spoolFile, { force: true });
-    this.spoolReplayedLines = 0;
+    this.replaying = true;
+    try {
+      const r = await sync(file, { client: this.o.client, logger: this.o.logger, retry: this.o.retry });
+      if (this.abandoned) return false; // the file keeps everything for the next start
+      this.stats.replayed += r.applied;
+      this.stats.failed += r.failed;
+      const id = r.runIds[this.runKey];
+      if (id && !this.opened) {
+        const run = await this.retrying(() => this.o.client.getRun(id));
+        this.resolve(id, run.info.artifact_uri);
+      }
+    } catch (e) {
+      if (isUnreachable(e) || (e instanceof MlflowApiError && e.retryable)) return false;
+      this.o.logger.error(`mlflow: cannot replay ${file}: ${(e as Error).message}; left as ${file}.failed for sync-cli`);
+      fs.renameSync(file, `${file}.failed`);
+      this.newSegment();
+      return true;
+    } finally {
+      this.replaying = false;
+    }
+    removeReplayedSpool(file, this.o.spoolDir);
+    this.newSegment();
     return true;
   }
 
-  /** Waits (probing) until the server answers and the spool is replayed, or the time is up. */
-  private async waitForServer(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.offline && Date.now() < until) {
-      if (await this.tryReconnect(true)) return;
-      await sleep(Math.min(this.o.probeIntervalMs, Math.max(0, until - Date.now())));
-    }
+  private checkSettled(): void {
+    if (this.isSettled || this.abandoned || !this.ended || this.offline || this.inMemory > 0 || this.spoolHasHeader) return;
+    this.isSettled = true;
+    this.stop();
+    const s = this.stats;
+    const line = `mlflow run ${this.runId} ended: ${s.sent} items sent, ${s.failed} failed, ${s.spooled} spooled, ${s.replayed} replayed after an outage`;
+    if (s.failed > 0) this.o.logger.warn(line);
+    else this.o.logger.info(line);
+    this.o.onSettled?.(this);
   }
 
-  private async sendWithRetry(op: Op): Promise<'ok' | 'failed' | 'unreachable'> {
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.spool?.close();
+    this.wake();
+  }
+
+  private async sendWithRetry(op: Op): Promise<SendResult> {
     const p = this.o.retry;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -361,7 +629,7 @@ export class MlflowTracker implements Tracker {
   }
 
   /** A batch refused as a whole: split it to keep the good items and count only the bad ones. */
-  private async bisect(op: Extract<Op, { op: 'batch' }>): Promise<'ok' | 'failed' | 'unreachable'> {
+  private async bisect(op: Extract<Op, { op: 'batch' }>): Promise<SendResult> {
     const items: Extract<Op, { op: 'batch' }>[] = [
       ...op.params.map((x) => ({ ...op, metrics: [], params: [x], tags: [] })),
       ...op.tags.map((x) => ({ ...op, metrics: [], params: [], tags: [x] })),
@@ -369,7 +637,7 @@ export class MlflowTracker implements Tracker {
     const half = Math.ceil(op.metrics.length / 2);
     if (op.metrics.length > 0) items.push({ ...op, metrics: op.metrics.slice(0, half), params: [], tags: [] });
     if (op.metrics.length > 1) items.push({ ...op, metrics: op.metrics.slice(half), params: [], tags: [] });
-    let worst: 'ok' | 'failed' | 'unreachable' = 'ok';
+    let worst: SendResult = 'ok';
     for (const it of items) {
       const r = await this.sendWithRetry(it);
       if (r === 'unreachable') return r;
@@ -384,16 +652,17 @@ export class MlflowTracker implements Tracker {
 
   private async send(op: Op): Promise<void> {
     const c = this.o.client;
+    const id = this.id!;
     switch (op.op) {
       case 'batch':
-        return c.logBatch(this.runId, { metrics: op.metrics, params: op.params, tags: op.tags });
+        return c.logBatch(id, { metrics: op.metrics, params: op.params, tags: op.tags });
       case 'inputs':
-        return c.logInputs(this.runId, op.datasets);
+        return c.logInputs(id, op.datasets);
       case 'artifact':
-        await c.uploadArtifact(this.o.artifactUri, op.file, op.artifactPath);
+        await c.uploadArtifact(this.artifactUri, op.file, op.artifactPath);
         return;
       case 'end':
-        await c.updateRun({ runId: this.runId, status: op.status, endTime: op.endTime });
+        await c.updateRun({ runId: id, status: op.status, endTime: op.endTime });
         return;
     }
   }

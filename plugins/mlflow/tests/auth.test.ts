@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { MlflowClient } from '../src/client';
 import { MlflowTrackingBackend } from '../src/backend';
 import { fetchTransport, type HttpRequest, type Transport } from '../src/transport';
-import { recordingLogger, requireEnv, tmpDir, uniqueName } from './support/env';
+import { PATIENT, recordingLogger, requireEnv, tmpDir, uniqueName } from './support/env';
 
 /** Tests against `mlflow server --app-name basic-auth` (started by globalSetup). */
 describe('auth', () => {
@@ -13,7 +13,7 @@ describe('auth', () => {
 
   test('right basic credentials: runs, metrics and artifacts go through', async () => {
     const client = new MlflowClient({ trackingUri: uri(), credentials: { username: user(), password: password() } });
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('auth'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('auth'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: PATIENT });
     const t = await backend.startRun({ name: 'authed' });
     t.logParams({ a: 1 });
     t.logMetrics({ m: 0.5 }, 3);
@@ -33,7 +33,7 @@ describe('auth', () => {
     const transport: Transport = (r) => (requests.push(r), fetchTransport(r));
     const client = new MlflowClient({ trackingUri: uri(), credentials: { username: user(), password: wrong }, transport });
     const logger = recordingLogger();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('denied'), spoolDir: tmpDir('spool'), logger, handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('denied'), spoolDir: tmpDir('spool'), logger, handleSigint: false, tracker: PATIENT });
     const err = (await backend.startRun({ name: 'trial-0001' }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toMatch(/^cannot start MLflow run "trial-0001": .*authentication failed at http:\/\/127\.0\.0\.1:\d+: check MLFLOW_TRACKING_USERNAME\/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN \(HTTP 401, UNAUTHENTICATED\)$/);

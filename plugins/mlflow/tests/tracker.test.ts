@@ -4,7 +4,7 @@ import { MlflowClient } from '../src/client';
 import { MlflowTrackingBackend } from '../src/backend';
 import type { MlflowTracker } from '../src/tracker';
 import { fetchTransport, type HttpRequest, type Transport } from '../src/transport';
-import { FAST_RETRY, recordingLogger, requireEnv, tmpDir, uniqueName } from './support/env';
+import { FAST_RETRY, PATIENT, recordingLogger, requireEnv, tmpDir, uniqueName } from './support/env';
 
 function spyingClient(): { client: MlflowClient; requests: HttpRequest[] } {
   const requests: HttpRequest[] = [];
@@ -23,7 +23,7 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
   test('a study parent run with nested trial runs, tags, params, stepped metrics, inputs, statuses', async () => {
     const { client } = spyingClient();
     const logger = recordingLogger();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('nested'), spoolDir: tmpDir('spool'), logger, tags: { backend: 'tensorflow', device: 'cpu', 'tf.version': '2.18.0' }, handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('nested'), spoolDir: tmpDir('spool'), logger, tags: { backend: 'tensorflow', device: 'cpu', 'tf.version': '2.18.0' }, handleSigint: false, tracker: PATIENT });
     const study = await backend.startRun({ name: 'study-a', tags: { 'iccl.study': 'study-a' } });
     const trials: MlflowTracker[] = [];
     for (let n = 0; n < 3; n++) {
@@ -77,7 +77,7 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
 
   test('many items in one go are split into log-batch calls within the limits, none lost', async () => {
     const { client, requests } = spyingClient();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('split'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: { flushIntervalMs: 60_000 } });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('split'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: { ...PATIENT,  flushIntervalMs: 60_000 } });
     const t = (await backend.startRun({ name: 'big' })) as MlflowTracker;
     const params: Record<string, number> = {};
     for (let i = 0; i < 250; i++) params[`p${i}`] = i;
@@ -109,7 +109,7 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
   test('oversize param and tag values go to artifacts with a tag saying so; bad keys are counted, not thrown', async () => {
     const { client } = spyingClient();
     const logger = recordingLogger();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('oversize'), spoolDir: tmpDir('spool'), logger, handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('oversize'), spoolDir: tmpDir('spool'), logger, handleSigint: false, tracker: PATIENT });
     const t = (await backend.startRun({ name: 'big-values' })) as MlflowTracker;
     const longParam = 'p'.repeat(7000) + 'END';
     const longTag = 't'.repeat(9000) + 'END';
@@ -137,7 +137,7 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
 
   test('a refused item (param changed) is counted while the rest of its batch is kept', async () => {
     const { client } = spyingClient();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('conflict'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('conflict'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: PATIENT });
     const t = (await backend.startRun({ name: 'r' })) as MlflowTracker;
     t.logParams({ lr: 0.1 });
     await t.flush();
@@ -152,7 +152,7 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
 
   test('artifacts: logArtifact uploads into a normalised folder; escapes are refused and counted', async () => {
     const { client } = spyingClient();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('artifacts'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('artifacts'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: PATIENT });
     const t = (await backend.startRun({ name: 'r' })) as MlflowTracker;
     const dir = tmpDir('a');
     const f = path.join(dir, 'confusion.csv');
@@ -168,7 +168,7 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
 
   test('resume reattaches to the run and sets it RUNNING again', async () => {
     const { client } = spyingClient();
-    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('resume'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false });
+    const backend = new MlflowTrackingBackend({ client, experimentName: uniqueName('resume'), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: PATIENT });
     const a = await backend.startRun({ name: 'study' });
     a.logMetrics({ x: 1 }, 0);
     await a.end('KILLED');
@@ -182,11 +182,29 @@ describe('MlflowTrackingBackend + MlflowTracker against a real server', () => {
     expect(run.info.status).toBe('FINISHED');
     expect(tagsOf(run.data.tags).resumed).toBe('yes');
     expect((await client.getMetricHistory(a.runId, 'x')).map((m) => [m.step, m.value])).toEqual([[0, 1], [1, 2]]);
-    await expect(backend.startRun({ name: 'x', resumeRunId: 'ffffffffffffffffffffffffffffffff' })).rejects.toThrow(/resumeRunId ffffffffffffffffffffffffffffffff: no such run/);
+    const logger = recordingLogger();
+    const lost = new MlflowTrackingBackend({ client, experimentName: uniqueName('resume-lost'), spoolDir: tmpDir('spool'), logger, handleSigint: false, tracker: PATIENT });
+    const c = (await lost.startRun({ name: 'x', resumeRunId: 'ffffffffffffffffffffffffffffffff' })) as MlflowTracker;
+    await c.end('FINISHED');
+    expect(c.runId).toMatch(/^[0-9a-f]{32}$/);
+    expect(c.runId).not.toBe('ffffffffffffffffffffffffffffffff');
+    expect((await client.getRun(c.runId)).info.status).toBe('FINISHED');
+    expect(logger.lines.some((l) => /resumeRunId ffffffffffffffffffffffffffffffff: no such run .*logging to a new run/.test(l))).toBe(true);
   });
 
-  test('an unreachable server at start fails startRun with one clear line (after retries)', async () => {
-    const backend = new MlflowTrackingBackend({ client: new MlflowClient({ trackingUri: 'http://127.0.0.1:9', credentials: {}, timeoutMs: 1000 }), spoolDir: tmpDir('spool'), logger: recordingLogger(), handleSigint: false, tracker: { retry: FAST_RETRY } });
-    await expect(backend.startRun({ name: 'x' })).rejects.toThrow(/^cannot start MLflow run "x": MLflow .*cannot reach http:\/\/127\.0\.0\.1:9/);
+  test('an unreachable server at start does not stop the run: startRun returns, one warning, operations spooled', async () => {
+    const logger = recordingLogger();
+    const spoolDir = tmpDir('spool');
+    const backend = new MlflowTrackingBackend({ client: new MlflowClient({ trackingUri: 'http://127.0.0.1:9', credentials: {}, timeoutMs: 1000 }), spoolDir, logger, handleSigint: false, tracker: { retry: FAST_RETRY, closeGraceMs: 100 } });
+    const t0 = Date.now();
+    const t = (await backend.startRun({ name: 'x' })) as MlflowTracker;
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(t.runId).toMatch(/^iccl-run-key:[0-9a-f-]{36}$/);
+    t.logMetrics({ a: 1 }, 0);
+    await t.end('FINISHED');
+    expect(t.spooling).toBe(true);
+    await backend.close();
+    expect(logger.lines.filter((l) => /unreachable \(while creating the run\)/.test(l))).toHaveLength(1);
+    expect(fs.readdirSync(spoolDir).filter((n) => n.endsWith('.spool.jsonl'))).toHaveLength(1);
   });
 });

@@ -32,3 +32,9 @@ export function recordingLogger(): Logger & { lines: string[] } {
 }
 
 export const FAST_RETRY = { attempts: 3, baseMs: 50, maxMs: 200 };
+
+/**
+ * For tests that read the server right after end()/close(): wait for it as long as it takes (a
+ * loaded machine answers slowly; the defaults of a few seconds are for searches, not assertions).
+ */
+export const PATIENT = { startWaitMs: 120_000, waitMs: 120_000, closeGraceMs: 120_000 };
