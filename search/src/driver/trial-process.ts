@@ -9,7 +9,8 @@ import { endWithThisProcess } from '@iccl/trainer-api';
 import { StderrTail } from './gpu-errors';
 import type { FromChild, ToChild, TrackCall } from './messages';
 
-const CHILD = path.join(__dirname, 'trial-child.ts');
+// From the sources the child is trial-child.ts under tsx; from a built package, trial-child.js under plain Node.
+const CHILD = path.join(__dirname, `trial-child${path.extname(__filename)}`);
 
 export type AbortKind = 'interrupt' | 'timeout';
 
@@ -54,6 +55,7 @@ export interface TrialProcess {
 
 /** The loader that lets a forked process run TypeScript (tsx), as an absolute URL. */
 function tsxExecArgv(): string[] {
+  if (!CHILD.endsWith('.ts')) return [];
   const loader = require.resolve('tsx', { paths: [process.cwd(), __dirname] });
   return ['--import', `file://${loader}`];
 }
