@@ -58,7 +58,7 @@ export function perClassSpec(pc: PerClass, width: number, height: number): TopLe
         encoding: {
           x: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
           x2: { field: 'hi' },
-          color: { field: 'group', type: 'nominal', title: 'group', ...GROUP_COLOURS },
+          color: { field: 'group', type: 'nominal', legend: null, ...GROUP_COLOURS },
         },
       },
       {
@@ -77,7 +77,7 @@ export function perClassSpec(pc: PerClass, width: number, height: number): TopLe
           x: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
           x2: { field: 'hi' },
           y: { field: 'mean', type: 'quantitative' },
-          color: { field: 'group', type: 'nominal', ...GROUP_COLOURS },
+          color: { field: 'group', type: 'nominal', legend: null, ...GROUP_COLOURS },
         },
       },
       {
@@ -91,7 +91,7 @@ export function perClassSpec(pc: PerClass, width: number, height: number): TopLe
             title: 'test accuracy of the class',
             scale: { domain: [0, 1] },
           },
-          color: { field: 'group', type: 'nominal', ...GROUP_COLOURS },
+          color: { field: 'group', type: 'nominal', title: 'group', ...GROUP_COLOURS },
         },
       },
     ],
