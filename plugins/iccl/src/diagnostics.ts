@@ -45,6 +45,18 @@ export function retrievalHits(z: Float32Array, centroids: Float32Array, dim: num
   return hits;
 }
 
+/**
+ * The lowest value the ICC loss can take on these samples: its targets are soft (lam on ya, 1 - lam on
+ * yb), so even a perfect softmax pays their entropy H(lam) = -lam ln lam - (1 - lam) ln(1 - lam); a
+ * sample whose sources share a class has a one-hot target and floor 0. Returns the sum over samples.
+ */
+export function iccFloorSum(lam: ArrayLike<number>, ya: ArrayLike<number>, yb: ArrayLike<number>): number {
+  const xlx = (x: number) => (x > 0 ? x * Math.log(x) : 0);
+  let s = 0;
+  for (let i = 0; i < lam.length; i++) if (ya[i] !== yb[i]) s -= xlx(lam[i]) + xlx(1 - lam[i]);
+  return s;
+}
+
 /** Mean over classes of the Euclidean distance each centroid moved between two snapshots (K x d). */
 export function centroidShift(before: Float32Array, after: Float32Array, dim: number): number {
   if (before.length !== after.length || before.length % dim !== 0) {
@@ -67,6 +79,7 @@ export function centroidShift(before: Float32Array, after: Float32Array, dim: nu
 export class IccDiagnostics {
   private hits = 0;
   private seen = 0;
+  private floor = 0;
   private start: Float32Array | null = null;
 
   constructor(private readonly numClasses: number) {}
@@ -76,22 +89,26 @@ export class IccDiagnostics {
     this.start = Float32Array.from(centroids);
   }
 
-  addBatch(z: Float32Array, centroids: Float32Array, dim: number, ya: ArrayLike<number>, yb: ArrayLike<number>): void {
+  addBatch(z: Float32Array, centroids: Float32Array, dim: number, ya: ArrayLike<number>, yb: ArrayLike<number>, lam?: ArrayLike<number>): void {
     this.hits += retrievalHits(z, centroids, dim, ya, yb);
     this.seen += ya.length;
+    if (lam) this.floor += iccFloorSum(lam, ya, yb);
   }
 
   /**
-   * The epoch's metrics (empty when the ICC loss did not run): train/icc_retrieval, train/centroid_shift
-   * and train/loss_icc_over_logk (from the loop's epoch mean of the ICC term, `iccLoss`); then resets.
+   * The epoch's metrics (empty when the ICC loss did not run): train/icc_retrieval, train/centroid_shift,
+   * train/loss_icc_over_logk (from the loop's epoch mean of the ICC term, `iccLoss`) and
+   * train/loss_icc_floor (the mean entropy floor of the epoch's targets, see iccFloorSum); then resets.
    */
   finish(centroids: Float32Array, dim: number, iccLoss: number | undefined): Record<string, number> {
     const out: Record<string, number> = {};
     if (this.seen > 0) out['train/icc_retrieval'] = this.hits / this.seen;
     if (this.start && this.seen > 0) out['train/centroid_shift'] = centroidShift(this.start, centroids, dim);
     if (iccLoss !== undefined && Number.isFinite(iccLoss)) out['train/loss_icc_over_logk'] = iccLoss / Math.log(this.numClasses);
+    if (this.seen > 0) out['train/loss_icc_floor'] = this.floor / this.seen;
     this.hits = 0;
     this.seen = 0;
+    this.floor = 0;
     this.start = null;
     return out;
   }

@@ -5,7 +5,7 @@ import { ICCL_PARAMS, icclOnly } from './params';
 
 export { iccLoss } from './loss';
 export { CentroidBank } from './centroids';
-export { IccDiagnostics, centroidShift, retrievalHits } from './diagnostics';
+export { IccDiagnostics, centroidShift, iccFloorSum, retrievalHits } from './diagnostics';
 export { IcclMethod, type IcclOptions } from './method';
 export { ICCL_PARAMS, icclOnly, type IcclParams } from './params';
 

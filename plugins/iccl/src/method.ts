@@ -62,7 +62,7 @@ export class IcclMethod implements Stage1Method {
   readonly centroids: CentroidBank;
   /** centroids hold class means and the ICC loss may run */
   private ready = false;
-  private pending: { z: Tensor; labels: Int32Array; zMix: Tensor; ya: Int32Array; yb: Int32Array } | null = null;
+  private pending: { z: Tensor; labels: Int32Array; zMix: Tensor; ya: Int32Array; yb: Int32Array; lam: Float32Array } | null = null;
   private readonly numClasses: number;
   private readonly diagnostics: IccDiagnostics;
 
@@ -161,7 +161,7 @@ export class IcclMethod implements Stage1Method {
       const zA = tf.slice(z, [0, 0], [a.n, -1]);
       const src = both ? tf.concat([zA, tf.slice(z, [a.n + m, 0], [b.n, -1])], 0) : zA;
       const labels = both ? concatLabels(a.labels, b.labels) : a.labels;
-      this.pending = { z: tf.keep(src), labels, zMix: tf.keep(zM), ya: a.labels.slice(0, m), yb: b.labels.slice(0, m) };
+      this.pending = { z: tf.keep(src), labels, zMix: tf.keep(zM), ya: a.labels.slice(0, m), yb: b.labels.slice(0, m), lam: lamValues };
     }
     // Warm-up with both classification weights at 0: nothing to learn yet, but the tape needs a path
     // from the variables to the loss (a zero gradient; weight decay still applies).
@@ -171,11 +171,11 @@ export class IcclMethod implements Stage1Method {
 
   afterStep(info: StepInfo): void {
     if (!this.pending) return;
-    const { z: zT, zMix, labels, ya, yb } = this.pending;
+    const { z: zT, zMix, labels, ya, yb, lam } = this.pending;
     const z = zT.dataSync() as Float32Array;
     if (this.active(info.epoch)) {
       // Retrieval against the centroids the loss just used (before they move).
-      this.diagnostics.addBatch(zMix.dataSync() as Float32Array, this.centroids.values, this.o.projDim, ya, yb);
+      this.diagnostics.addBatch(zMix.dataSync() as Float32Array, this.centroids.values, this.o.projDim, ya, yb, lam);
       if (this.epochMeans) this.centroids.accumulate(z, labels);
       else this.centroids.update(z, labels, this.o.centroidMomentum);
     }

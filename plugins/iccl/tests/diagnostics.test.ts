@@ -1,6 +1,6 @@
 import { validateParams } from '@iccl/trainer-api';
 import { testContext, TINY } from '../../longtail/tests/train-helpers';
-import { IccDiagnostics, centroidShift, plugin, retrievalHits } from '../src';
+import { IccDiagnostics, centroidShift, iccFloorSum, plugin, retrievalHits } from '../src';
 
 // K = 3 centroids in 2-D: c0 = (1, 0), c1 = (0, 1), c2 = (-1, 0).
 const C = Float32Array.from([1, 0, 0, 1, -1, 0]);
@@ -36,16 +36,24 @@ describe('ICC diagnostics', () => {
     expect(() => centroidShift(before, Float32Array.from([1, 0]), 2)).toThrow(/equal multiples of 2/);
   });
 
+  it('ICC loss floor: the entropy of the soft targets; 0 when both sources share a class', () => {
+    // lam 0.5 -> ln 2; lam 0.25 -> -(0.25 ln 0.25 + 0.75 ln 0.75) = 0.562335; lam 1 -> 0; same class -> 0
+    expect(iccFloorSum([0.5], [0], [1])).toBeCloseTo(Math.LN2, 12);
+    expect(iccFloorSum([0.25, 1, 0.5], [0, 1, 2], [1, 2, 2])).toBeCloseTo(0.5623351446, 9);
+  });
+
   it('per-epoch metrics: retrieval rate, shift since the snapshot, ICC loss over log K; reset after each epoch', () => {
     const d = new IccDiagnostics(3);
     d.snapshot(C);
-    d.addBatch(Z.subarray(0, 4), C, 2, [0, 1], [1, 2]);
-    d.addBatch(Z.subarray(4), C, 2, [2, 2, 1], [2, 2, 2]);
+    d.addBatch(Z.subarray(0, 4), C, 2, [0, 1], [1, 2], [0.5, 0.5]);
+    d.addBatch(Z.subarray(4), C, 2, [2, 2, 1], [2, 2, 2], [0.5, 0.5, 0.5]);
     const moved = Float32Array.from([0, 1, 0, 1, -1, 0]);
     const m = d.finish(moved, 2, 0.5 * Math.log(3));
     expect(m['train/icc_retrieval']).toBeCloseTo(3 / 5, 9);
     expect(m['train/centroid_shift']).toBeCloseTo(Math.SQRT2 / 3, 6);
     expect(m['train/loss_icc_over_logk']).toBeCloseTo(0.5, 9);
+    // three of the five pairs have two classes, each lam 0.5: 3 ln 2 / 5
+    expect(m['train/loss_icc_floor']).toBeCloseTo((3 * Math.LN2) / 5, 9);
     expect(d.finish(moved, 2, undefined)).toEqual({});
   });
 });
@@ -67,6 +75,10 @@ describe('ICC diagnostics in a training run (native backend)', () => {
     expect(shift).toHaveLength(2);
     for (const v of shift) expect(v).toBeGreaterThan(0);
     expect(ratio[1]).toBeCloseTo(icc[1] / Math.log(p.syntheticClasses), 6);
+    // the loss never goes below the entropy floor of its soft targets
+    const floor = ctx.tracker.series('train/loss_icc_floor');
+    expect(floor).toHaveLength(2);
+    for (let i = 0; i < 2; i++) expect(icc[i]).toBeGreaterThanOrEqual(floor[i] - 1e-6);
     expect(ctx.tracker.params.centroidUpdate).toBe(centroidUpdate);
   });
 });
