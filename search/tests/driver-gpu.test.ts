@@ -159,17 +159,18 @@ describe('trials on GPU slots (stand-in nvidia-smi, no GPU needed)', () => {
     expect(maxSharing(runs.filter((r) => r.end !== Number.POSITIVE_INFINITY))).toBe(1);
   }, 120_000);
 
-  it('names the GPU in the fail reason of a trial that died of a CUDA error, thrown or aborted', async () => {
+  it('names the GPU in the fail reason of a trial that died of a CUDA error, thrown or aborted, and only then', async () => {
     const dir = tmpDir('gpu-cuda');
     const plan = planFromFakeSmi(2);
     const enqueue = [
       { x: 0, mode: 'cuda-throw' },
       { x: 0, mode: 'cuda-abort' },
+      { x: 0, mode: 'warn-throw' },
     ];
-    const { trials } = await runGpuStudy(dir, plan, { trials: 2, retries: 0, enqueue });
+    const { trials } = await runGpuStudy(dir, plan, { trials: 3, retries: 0, enqueue });
     const runs = intervals(dir);
     const gpuOf = (n: number) => runs.find((r) => r.trial === n)!.cuda;
-    const [thrown, aborted] = trials;
+    const [thrown, aborted, other] = trials;
     expect(thrown.state).toBe(TrialState.FAIL);
     expect(thrown.systemAttrs[ATTR.failReason]).toBe(
       `2 root error(s) found. (0) RESOURCE_EXHAUSTED: OOM when allocating tensor with shape[64,256,56,56] on /job:localhost/replica:0/task:0/device:GPU:0 [CUDA error on GPU ${gpuOf(0)} (${H100.name})]`,
@@ -180,6 +181,9 @@ describe('trials on GPU slots (stand-in nvidia-smi, no GPU needed)', () => {
     );
     expect(aborted.systemAttrs[GPU_ATTR.gpu]).toMatchObject({ index: Number(gpuOf(1)), name: H100.name });
     expect(String(aborted.systemAttrs[GPU_ATTR.cudaError])).toContain('CUDA_ERROR_ILLEGAL_ADDRESS');
+    // A thrown error is judged by its message, not by a CUDA warning printed before it.
+    expect(other.systemAttrs[ATTR.failReason]).toBe('the loss is not finite at step 3');
+    expect(other.systemAttrs[GPU_ATTR.cudaError]).toBeUndefined();
   }, 120_000);
 });
 

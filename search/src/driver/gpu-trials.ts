@@ -62,16 +62,19 @@ export class GpuTrials {
   }
 
   /**
-   * The outcome with the GPU named in its reason when the trial failed or crashed of a CUDA error
-   * (found in the reason or in the tail of its stderr); the error line goes into the trial's attributes.
+   * The outcome with the GPU named in its reason when the trial failed of a CUDA error (in its error
+   * message) or crashed of one (in the tail of its stderr, a dead process's only words: a thrown error
+   * is judged by its message alone, not by warnings printed before it); the error line goes into the
+   * trial's attributes.
    */
   async noteCudaFailure(storage: Storage, trialId: number, outcome: TrialOutcome, stderrTail: string, lease: GpuLease): Promise<TrialOutcome> {
     const failedMsg = outcome.kind === 'failed' && outcome.msg?.type === 'failed' ? outcome.msg : null;
     const reason = failedMsg ? failedMsg.reason : outcome.kind === 'crashed' ? (outcome.reason ?? 'lost') : null;
     if (reason === null) return outcome;
-    const amended = cudaFailReason(reason, stderrTail, lease.gpu);
+    const tail = failedMsg ? '' : stderrTail;
+    const amended = cudaFailReason(reason, tail, lease.gpu);
     if (!amended) return outcome;
-    await storage.setTrialSystemAttr(trialId, GPU_ATTR.cudaError, findCudaError(reason) ?? findCudaError(stderrTail) ?? amended);
+    await storage.setTrialSystemAttr(trialId, GPU_ATTR.cudaError, findCudaError(reason) ?? findCudaError(tail) ?? amended);
     return failedMsg ? { ...outcome, msg: { ...failedMsg, reason: amended } } : { ...outcome, reason: amended };
   }
 }
