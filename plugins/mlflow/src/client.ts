@@ -21,6 +21,7 @@ import {
   type RunInfo,
 } from './schemas';
 import type { KeyValue, MetricPoint } from './limits';
+import { EXPERIMENT_KIND_TAG, experimentKindTags, lacksKind, MODEL_TRAINING_KIND } from './experiment-kind';
 
 export interface MlflowClientOptions {
   /** http(s)://host:port[/prefix] of the tracking server. */
@@ -212,12 +213,20 @@ export class MlflowClient {
     return r.experiment_id;
   }
 
-  /** get-by-name, else create; a concurrent creator winning the race is fine. */
+  /** POST experiments/set-experiment-tag. */
+  async setExperimentTag(experimentId: string, key: string, value: string): Promise<void> {
+    await this.call('POST', '/api/2.0/mlflow/experiments/set-experiment-tag', z.object({}).passthrough(), { experiment_id: experimentId, key, value });
+  }
+
+  /** get-by-name, else create; a concurrent creator winning the race is fine. Marked as model training (experiment-kind.ts). */
   async getOrCreateExperiment(name: string): Promise<string> {
     const found = await this.getExperimentByName(name);
-    if (found) return found.experiment_id;
+    if (found) {
+      if (lacksKind(found)) await this.setExperimentTag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND);
+      return found.experiment_id;
+    }
     try {
-      return await this.createExperiment(name);
+      return await this.createExperiment(name, experimentKindTags());
     } catch (e) {
       if (e instanceof MlflowApiError && e.errorCode === 'RESOURCE_ALREADY_EXISTS') {
         const again = await this.getExperimentByName(name);

@@ -14,3 +14,5 @@ export { readRecords, RUN_KEY_TAG, type JournalRecord } from './records';
 export { int64 } from './schemas';
 export type { Experiment, Run, RunInfo, Metric, Dataset, FileInfo, MlflowRunStatus } from './schemas';
 export { DEFAULT_RETRY, type RetryPolicy } from './backoff';
+export { withSystemMetrics, SystemMetricsMonitor, SystemSampler, parseNvidiaSmi, systemMetricsEnabled, type SystemMetricsOptions, type SystemSample } from './system-metrics';
+export { EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND } from './experiment-kind';
