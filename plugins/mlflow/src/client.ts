@@ -280,6 +280,11 @@ export class MlflowClient {
     });
   }
 
+  /** POST runs/delete: the run goes to the deleted lifecycle stage (hidden, restorable). */
+  async deleteRun(runId: string): Promise<void> {
+    await this.call('POST', '/api/2.0/mlflow/runs/delete', z.object({}).passthrough(), { run_id: runId });
+  }
+
   /** POST runs/set-tag. */
   async setTag(runId: string, key: string, value: string): Promise<void> {
     await this.call('POST', '/api/2.0/mlflow/runs/set-tag', z.object({}).passthrough(), { run_id: runId, key, value });

@@ -79,10 +79,29 @@ export async function openRun(
   const tags: Record<string, string> = { ...r.tags, 'mlflow.runName': r.name, [RUN_KEY_TAG]: r.key };
   if (o.parentRunId) tags['mlflow.parentRunId'] = o.parentRunId;
   const { now, later } = splitCreateTags(tags);
-  const run = await o.retrying(() => client.createRun({ experimentId: o.experimentId, runName: r.name, startTime: r.startTime, tags: now, userId: tags['mlflow.user'] }));
+  // Never retried here: a create whose answer was lost may have landed, so the next attempt (the
+  // caller's, with mayExist) searches by key first.
+  const run = await client.createRun({ experimentId: o.experimentId, runName: r.name, startTime: r.startTime, tags: now, userId: tags['mlflow.user'] });
   for (let i = 0; i < later.length; i += LIMITS.tagsPerBatch) {
     const chunk = later.slice(i, i + LIMITS.tagsPerBatch);
     await o.retrying(() => client.logBatch(run.info.run_id, { tags: chunk }));
   }
   return { run, created: true };
+}
+
+/**
+ * Deletes the other active runs holding `key`: twins made by a create request that landed after
+ * its answer was lost and after the key search that followed (a slow server). They hold nothing:
+ * every operation of the run went to `keepId`.
+ */
+export async function deleteTwins(client: MlflowClient, experimentId: string, key: string, keepId: string, retrying: Retrying): Promise<number> {
+  const filter = `tags.\`${RUN_KEY_TAG}\` = '${key.replace(/'/g, '')}'`;
+  const r = await retrying(() => client.searchRuns({ experimentIds: [experimentId], filter, maxResults: 50, runViewType: 'ACTIVE_ONLY' }));
+  let n = 0;
+  for (const twin of r.runs) {
+    if (twin.info.run_id === keepId) continue;
+    await retrying(() => client.deleteRun(twin.info.run_id));
+    n++;
+  }
+  return n;
 }

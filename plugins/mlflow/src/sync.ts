@@ -5,7 +5,7 @@ import { MlflowApiError } from './errors';
 import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './backoff';
 import { splitBatches, type Batch } from './limits';
 import { loadPoint, readRecords, type JournalRecord } from './records';
-import { findRunByKey, openRun, type Retrying } from './run-open';
+import { deleteTwins, findRunByKey, openRun, type Retrying } from './run-open';
 
 export interface SyncOptions {
   client: MlflowClient;
@@ -29,6 +29,9 @@ export interface SyncResult {
 
 interface Target {
   runId: string;
+  /** Found or created by key: a twin from a create whose answer was lost may exist. */
+  byKey: boolean;
+  experimentId: string;
   artifactUri: string | undefined;
   /** Last line of this file already on the server (tag iccl.sync.<file id>). */
   cursor: number;
@@ -102,7 +105,7 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
     if (created) res.runsCreated++;
     else res.runsFound++;
     const cursor = Number(run.data.tags.find((t) => t.key === cursorTag)?.value ?? 0) || 0;
-    targets.set(r.key, { runId: run.info.run_id, artifactUri: run.info.artifact_uri, cursor, last: cursor });
+    targets.set(r.key, { runId: run.info.run_id, byKey: !r.resumeRunId, experimentId: expId, artifactUri: run.info.artifact_uri, cursor, last: cursor });
     res.runIds[r.key] = run.info.run_id;
   };
 
@@ -179,6 +182,11 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
   }
   await flushMerged();
   for (const t of targets.values()) await saveCursor(t);
+  for (const [key, t] of targets) {
+    if (!t.byKey) continue;
+    const n = await deleteTwins(client, t.experimentId, key, t.runId, retrying);
+    if (n) log.info(`mlflow sync ${file}: deleted ${n} empty twin run(s) of ${t.runId} (a create request that landed after its answer was lost)`);
+  }
   log.info(`mlflow sync ${file}: ${res.runsCreated} runs created, ${res.runsFound} found, ${res.applied} records applied, ${res.skipped} already there${res.failed ? `, ${res.failed} refused` : ''}`);
   return res;
 }

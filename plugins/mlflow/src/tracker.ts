@@ -9,7 +9,7 @@ import { checkKey, LIMITS, splitBatches, type Batch, type MetricPoint } from './
 import { prepareValues, stringifyParam, toMlflowDataset } from './prepare';
 import { RecordFile, RecordWriteError, storePoint, type JournalRecord } from './records';
 import { normalizeArtifactPath } from './artifact-path';
-import { keyRef, openRun, type RunRecord } from './run-open';
+import { deleteTwins, keyRef, openRun, type RunRecord } from './run-open';
 import { isUnreachable, sync } from './sync';
 import { liveSpools, removeReplayedSpool, SPOOL_SUFFIX, spoolOwner } from './spool';
 
@@ -99,6 +99,8 @@ export class MlflowTracker implements Tracker {
   private isSettled = false;
   private toldSpoolError = false;
   private openFailure: string | undefined;
+  /** A create request may have landed unanswered: look for a twin run once everything is sent. */
+  private twinCheck: 'no' | 'due' | 'done' = 'no';
   private waiters: (() => void)[] = [];
   private readonly o: Required<Pick<MlflowTrackerOptions, 'flushIntervalMs' | 'retry' | 'probeIntervalMs' | 'waitMs'>> & MlflowTrackerOptions;
 
@@ -357,7 +359,10 @@ export class MlflowTracker implements Tracker {
           return;
         }
       }
-      if (this.pendingOps.length === 0) return;
+      if (this.pendingOps.length === 0) {
+        if (this.ended && this.twinCheck === 'due') await this.removeTwins();
+        return;
+      }
       const op = this.pendingOps.shift()!;
       this.inflight = op;
       this.inflightSpooled = false;
@@ -421,10 +426,24 @@ export class MlflowTracker implements Tracker {
       this.resolve(run.info.run_id, run.info.artifact_uri);
       return 'ok';
     } catch (e) {
-      if (e instanceof MlflowApiError && e.retryable) return 'unreachable';
+      if (e instanceof MlflowApiError && e.retryable) {
+        if (!h.resumeRunId) this.twinCheck = 'due';
+        return 'unreachable';
+      }
       this.openFailure = e instanceof MlflowApiError ? e.message : this.o.client.redact((e as Error).message);
       this.reject([`cannot create run ${JSON.stringify(h.name)}: ${this.openFailure}`]);
       return 'failed';
+    }
+  }
+
+  private async removeTwins(): Promise<void> {
+    try {
+      const n = await deleteTwins(this.o.client, await this.o.experimentId(), this.runKey, this.id!, this.retrying);
+      if (n) this.o.logger.info(`mlflow: deleted ${n} empty twin run(s) of ${this.id} (a create request that landed after its answer was lost)`);
+      this.twinCheck = 'done';
+    } catch (e) {
+      if (isUnreachable(e)) this.goOffline('looking for twin runs');
+      else this.twinCheck = 'done'; // refused: nothing more to do than what the server allows
     }
   }
 
@@ -564,7 +583,8 @@ export class MlflowTracker implements Tracker {
       this.stats.replayed += r.applied;
       this.stats.failed += r.failed;
       const id = r.runIds[this.runKey];
-      if (id && !this.opened) {
+      // The replay's run is the one kept (it deletes twins): log there from now on.
+      if (id && id !== this.id) {
         const run = await this.retrying(() => this.o.client.getRun(id));
         this.resolve(id, run.info.artifact_uri);
       }
@@ -583,7 +603,7 @@ export class MlflowTracker implements Tracker {
   }
 
   private checkSettled(): void {
-    if (this.isSettled || this.abandoned || !this.ended || this.offline || this.inMemory > 0 || this.spoolHasHeader) return;
+    if (this.isSettled || this.abandoned || !this.ended || this.offline || this.inMemory > 0 || this.spoolHasHeader || this.twinCheck === 'due') return;
     this.isSettled = true;
     this.stop();
     const s = this.stats;
