@@ -2,12 +2,22 @@
 const path = require('node:path');
 const fs = require('node:fs');
 
+/** @iccl/* -> its src/index.ts, from tsconfig.base.json's paths. */
+const SOURCES = Object.fromEntries(
+  Object.entries(JSON.parse(fs.readFileSync(path.join(__dirname, 'tsconfig.base.json'), 'utf8')).compilerOptions.paths).map(([name, [target]]) => [name, path.join(__dirname, target)]),
+);
+
 function sourceMapper() {
-  const base = JSON.parse(fs.readFileSync(path.join(__dirname, 'tsconfig.base.json'), 'utf8'));
-  const map = {};
-  for (const [name, [target]] of Object.entries(base.compilerOptions.paths)) map[`^${name.replace(/[/.]/g, '\\$&')}$`] = path.join(__dirname, target);
-  return map;
+  return Object.fromEntries(Object.entries(SOURCES).map(([name, file]) => [`^${name.replace(/[/.]/g, '\\$&')}$`, file]));
 }
+
+// globalSetup / globalTeardown modules run in jest's own process, where moduleNameMapper does not
+// apply: map @iccl/* to the sources there too (as the node_modules links did before packages had dist/).
+const Module = require('node:module');
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  return resolveFilename.call(this, SOURCES[request] ?? request, ...rest);
+};
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
