@@ -1,7 +1,7 @@
 // Helpers for the fault-injection tests: run the real CLI driver, inject a fault by killing or
 // restarting a real process, and judge the end state from outside (the storage's rows, the real
 // optuna reading the journal, which pids are left). Reusable by any fault case.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ATTR } from '../src/driver/attrs';
@@ -193,4 +193,46 @@ interface PyTrial {
 /** The journal's studies as the real optuna package reads them. */
 export function optunaStudies(journal: string): { name: string; trials: PyTrial[] }[] {
   return JSON.parse(python('optuna_read.py', [journal, 'symlink'])) as { name: string; trials: PyTrial[] }[];
+}
+
+/** A PostgreSQL of a test's own (tools/pg/start.sh), which the test may stop and start at will. */
+export interface OwnPg {
+  dir: string;
+  url: string;
+  /** The postmaster's pid, from its postmaster.pid. */
+  pid(): number;
+  /** Stops the server as a crash would (immediate: connections cut, no checkpoint). */
+  stop(): void;
+  start(): void;
+  /** Stops it (tools/pg/stop.sh) and removes its folder. */
+  remove(): void;
+}
+
+const PG_BIN = () => process.env.PG_BIN ?? (fs.existsSync('/usr/lib/postgresql') ? path.join('/usr/lib/postgresql', fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b)).pop()!, 'bin') : '');
+
+function asPostgres(cmd: string, args: string[]): void {
+  const root = process.getuid?.() === 0;
+  const r = spawnSync(root ? 'runuser' : cmd, root ? ['-u', 'postgres', '--', cmd, ...args] : args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+}
+
+export function startOwnPg(dir: string): OwnPg {
+  const pgDir = path.join(dir, 'pg');
+  fs.chmodSync(dir, 0o755); // the server runs as `postgres` when the tests run as root
+  const r = spawnSync('bash', [path.join(REPO, 'tools/pg/start.sh'), pgDir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tools/pg/start.sh failed: ${r.stderr}`);
+  const url = r.stdout.trim().split('\n').pop()!;
+  const port = fs.readFileSync(path.join(pgDir, 'port'), 'utf8').trim();
+  const ctl = path.join(PG_BIN(), 'pg_ctl');
+  const data = path.join(pgDir, 'data');
+  return {
+    dir: pgDir,
+    url,
+    pid: () => Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
+    stop: () => asPostgres(ctl, ['-D', data, '-m', 'immediate', '-w', 'stop']),
+    start: () => asPostgres(ctl, ['-D', data, '-l', path.join(pgDir, 'server.log'), '-w', '-t', '30', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${pgDir} -c fsync=off -c max_connections=100`, 'start']),
+    remove: () => {
+      spawnSync('bash', [path.join(REPO, 'tools/pg/stop.sh'), pgDir]);
+    },
+  };
 }

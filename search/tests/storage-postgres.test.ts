@@ -115,6 +115,85 @@ describe('PostgresStorage (real server)', () => {
     expect(await s.getStaleTrialIds(sid, 60)).toEqual([a]); // finished trials are never stale
   });
 
+  it('gives a database made before the retry tokens its token columns', async () => {
+    const old = new PostgresStorage(await freshPgDatabase('older'));
+    open.push(old);
+    await old.getAllStudies(); // creates the tables
+    await old.pool.query('ALTER TABLE iccl_trials DROP COLUMN create_token, DROP COLUMN claim_token');
+    const s = new PostgresStorage(old.url);
+    open.push(s);
+    const sid = await s.createStudy([StudyDirection.MINIMIZE], 'older');
+    const w = await s.createNewTrial(sid, { state: TrialState.WAITING });
+    expect(await s.setTrialStateValues(w, TrialState.RUNNING)).toBe(true);
+    const cols = await s.pool.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'iccl_trials' AND column_name LIKE '%_token' ORDER BY 1");
+    expect(cols.rows.map((r: { column_name: string }) => r.column_name)).toEqual(['claim_token', 'create_token']);
+  });
+
+  it('retries an operation cut off by a dropped connection, and says so in one line each way', async () => {
+    const lines: string[] = [];
+    const s = new PostgresStorage(url, 1, { log: (l) => lines.push(l) });
+    open.push(s);
+    const sid = await s.createStudy([StudyDirection.MINIMIZE], 'dropped');
+    const killer = storage();
+    // The server ends the session in the middle of a statement; the statement is run again.
+    const q = (s as unknown as { q: (sql: string) => Promise<{ pid: number }[]> }).q.bind(s);
+    const slow = q('SELECT pg_backend_pid() AS pid, pg_sleep(0.8)');
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = (await killer.pool.query("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_backend_pid() AS pid, pg_sleep%' AND pid <> pg_backend_pid()")).rows as { pid: number }[];
+    expect(busy.length).toBe(1);
+    await killer.pool.query('SELECT pg_terminate_backend($1)', [busy[0].pid]);
+    const [again] = await slow;
+    expect(again.pid).not.toBe(busy[0].pid); // answered on a new connection
+    expect(lines.length).toBe(2);
+    expect(lines[0]).toMatch(/^WARN: PostgreSQL storage: lost the connection to postgresql:\/\/postgres@127\.0\.0\.1:\d+\/\w+ \(terminating connection due to administrator command\); retrying for up to 120s$/);
+    expect(lines[1]).toMatch(/^PostgreSQL storage: reconnected to .* after \d+\.\ds$/);
+    const t = await s.createNewTrial(sid);
+    expect((await s.getAllTrials(sid)).map((x) => x.trialId)).toEqual([t]);
+    // Nothing listening: the operation gives up after reconnectSeconds with one clear line.
+    const gone = new PostgresStorage(url, 1, { reconnectSeconds: 0.3, log: () => undefined });
+    open.push(gone);
+    await gone.getAllStudies();
+    (gone as unknown as { pool: { query: () => Promise<never> } }).pool.query = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    };
+    await expect(gone.getAllStudies()).rejects.toThrow(/^PostgreSQL storage: no connection to postgresql:\/\/.* for 0\.3s \(connect ECONNREFUSED 127\.0\.0\.1:1\)$/);
+  });
+
+  it('a create or claim whose commit went through before the connection dropped is not done twice', async () => {
+    const s = new PostgresStorage(url, 2, { log: () => undefined });
+    open.push(s);
+    const sid = await s.createStudy([StudyDirection.MINIMIZE], 'ack-lost');
+    const waiting = await s.createNewTrial(sid, { state: TrialState.WAITING });
+    // The next COMMIT succeeds on the server, then the client sees the connection reset.
+    const connect = s.pool.connect.bind(s.pool);
+    let cut = 0;
+    // (pool.query calls connect with a callback: that path stays as it was)
+    (s.pool as unknown as { connect: (cb?: unknown) => unknown }).connect = (cb?: unknown) => (cb ? (connect as (cb: unknown) => void)(cb) : patched());
+    const patched = async () => {
+      const c = await connect();
+      const query = c.query.bind(c) as (sql: string, args?: unknown, cb?: unknown) => Promise<unknown>;
+      (c as unknown as { query: typeof query }).query = (sql: string, args?: unknown, cb?: unknown) =>
+        cb || typeof args === 'function'
+          ? query(sql, args, cb) // pool.query's callback form, later, on this pooled client
+          : query(sql, args).then((r) => {
+              if (sql === 'COMMIT' && cut-- > 0) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+              return r;
+            });
+      return c;
+    };
+    cut = 1;
+    const made = await s.createNewTrial(sid);
+    cut = 1;
+    const limited = await s.createTrialWithinLimit(sid, 10, 'retried_from');
+    cut = 1;
+    expect(await s.setTrialStateValues(waiting, TrialState.RUNNING)).toBe(true);
+    cut = 1;
+    expect(await s.setTrialStateValues(made, TrialState.COMPLETE, [1])).toBe(true);
+    const trials = await s.getAllTrials(sid);
+    expect(trials.map((t) => t.trialId)).toEqual([waiting, made, limited]);
+    expect(trials.map((t) => TrialState[t.state])).toEqual(['RUNNING', 'COMPLETE', 'RUNNING']);
+  }, 30_000);
+
   it('fails with a clear message when the server cannot be reached', async () => {
     const s = new PostgresStorage('postgresql://postgres@127.0.0.1:1/none');
     await expect(s.getAllStudies()).rejects.toThrow(/PostgreSQL storage: cannot connect to postgresql:\/\/postgres@127\.0\.0\.1:1\/none/);

@@ -1,7 +1,9 @@
+import * as crypto from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
 import { distributionFromJson, distributionToJson, toExternal, toInternal, type Distribution } from '../../study/distributions';
 import { isFinished, TrialState, type FrozenStudy, type FrozenTrial, type StudyDirection } from '../../study/trial-types';
 import { DuplicatedStudyError, StaleTrialError, StudyNotFoundError, type Storage } from '../base';
+import { isConnectionError } from './connection-errors';
 import { SCHEMA_SQL } from './schema';
 
 type DistJson = ReturnType<typeof distributionToJson>;
@@ -26,23 +28,80 @@ interface TrialRow {
 const jsonb = (v: unknown): string => JSON.stringify(v === undefined ? null : v);
 const LIVE = `state IN (${TrialState.RUNNING}, ${TrialState.WAITING})`;
 
+export interface PostgresStorageOptions {
+  /** Seconds an operation keeps retrying (with backoff) while the server is away. Default 120. */
+  reconnectSeconds?: number;
+  /** Where the lines about a lost and a regained connection go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 /**
  * Storage in PostgreSQL, for studies whose workers run on several machines. Every method is one
  * statement or one transaction; claiming a WAITING trial is a conditional UPDATE (only one worker's
  * UPDATE matches), trial numbers come from a counter under the study row's lock, and RUNNING trials
  * carry a heartbeat written by their driver with the server's clock.
+ *
+ * A restart of the server or a dropped connection is waited out: each operation is retried with
+ * backoff until it goes through. Retries do not repeat an effect: a trial's creation and a claim
+ * carry a token, so an attempt whose commit went through before the connection dropped is found
+ * again rather than done twice; the other writes are idempotent.
  */
 export class PostgresStorage implements Storage {
   readonly pool: Pool;
   private ready: Promise<void> | null = null;
+  private readonly reconnectMs: number;
+  private readonly log: (line: string) => void;
+  private lostSince: number | null = null;
+  /** When the connection came back last (heartbeats are judged only after a full grace since). */
+  private regainedAt = 0;
 
   constructor(
     readonly url: string,
     poolSize = 4,
+    options: PostgresStorageOptions = {},
   ) {
     this.pool = new Pool({ connectionString: url, max: poolSize });
     // An idle client's connection error must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
+    this.reconnectMs = (options.reconnectSeconds ?? 120) * 1000;
+    this.log = options.log ?? ((line) => process.stderr.write(line + '\n'));
+  }
+
+  private get where(): string {
+    return this.url.replace(/:[^:@/]*@/, ':***@');
+  }
+
+  /**
+   * Runs `op` (attempt 1, 2, ...) until it is not cut off by a lost connection, waiting with
+   * backoff, for at most reconnectSeconds; other errors go through at once.
+   */
+  private async reconnecting<T>(op: (attempt: number) => Promise<T>): Promise<T> {
+    let delay = 100;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await op(attempt);
+        if (this.lostSince !== null) {
+          this.log(`PostgreSQL storage: reconnected to ${this.where} after ${((Date.now() - this.lostSince) / 1000).toFixed(1)}s`);
+          this.lostSince = null;
+          this.regainedAt = Date.now();
+        }
+        return r;
+      } catch (e) {
+        if (!isConnectionError(e)) throw e;
+        const now = Date.now();
+        if (this.lostSince === null) {
+          this.lostSince = now;
+          this.log(`WARN: PostgreSQL storage: lost the connection to ${this.where} (${(e as Error).message}); retrying for up to ${this.reconnectMs / 1000}s`);
+        }
+        if (now - this.lostSince + delay > this.reconnectMs) {
+          throw new Error(`PostgreSQL storage: no connection to ${this.where} for ${this.reconnectMs / 1000}s (${(e as Error).message})`);
+        }
+        await sleep(delay * (0.5 + Math.random()));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
   }
 
   private init(): Promise<void> {
@@ -68,23 +127,28 @@ export class PostgresStorage implements Storage {
 
   private async q<R>(sql: string, args: unknown[] = []): Promise<R[]> {
     await this.init();
-    return (await this.pool.query(sql, args)).rows as R[];
+    return this.reconnecting(async () => (await this.pool.query(sql, args)).rows as R[]);
   }
 
-  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  /** One transaction, retried whole (`attempt` > 1: an earlier attempt may have committed). */
+  private async tx<T>(fn: (c: PoolClient, attempt: number) => Promise<T>): Promise<T> {
     await this.init();
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+    return this.reconnecting(async (attempt) => {
+      const c = await this.pool.connect();
+      let broken = false;
+      try {
+        await c.query('BEGIN');
+        const r = await fn(c, attempt);
+        await c.query('COMMIT');
+        return r;
+      } catch (e) {
+        broken = isConnectionError(e);
+        if (!broken) await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        c.release(broken); // a broken connection is dropped, not pooled again
+      }
+    });
   }
 
   async createStudy(directions: StudyDirection[], studyName: string): Promise<number> {
@@ -142,11 +206,18 @@ export class PostgresStorage implements Storage {
   }
 
   async createNewTrial(studyId: number, template?: Partial<FrozenTrial>): Promise<number> {
-    return this.tx((c) => this.insertTrial(c, studyId, template));
+    const token = crypto.randomUUID();
+    return this.tx(async (c, attempt) => (attempt > 1 ? await this.createdBefore(c, token) : null) ?? this.insertTrial(c, studyId, token, template));
+  }
+
+  /** The trial an earlier attempt with `token` created, if its commit went through. */
+  private async createdBefore(c: PoolClient, token: string): Promise<number | null> {
+    const r = await c.query<{ trial_id: number }>('SELECT trial_id FROM iccl_trials WHERE create_token = $1', [token]);
+    return r.rows.length ? r.rows[0].trial_id : null;
   }
 
   /** Takes the next trial number (under the study row's lock) and inserts the trial, in `c`'s transaction. */
-  private async insertTrial(c: PoolClient, studyId: number, template?: Partial<FrozenTrial>): Promise<number> {
+  private async insertTrial(c: PoolClient, studyId: number, token: string, template?: Partial<FrozenTrial>): Promise<number> {
     const n = await c.query<{ number: number }>('UPDATE iccl_studies SET next_number = next_number + 1 WHERE study_id = $1 RETURNING next_number - 1 AS number', [studyId]);
     if (!n.rows.length) throw new StudyNotFoundError(`no study with id ${studyId}`);
     const state = template?.state ?? TrialState.RUNNING;
@@ -156,9 +227,9 @@ export class PostgresStorage implements Storage {
     const start = template?.datetimeStart ?? (state === TrialState.WAITING ? null : new Date());
     const complete = template?.datetimeComplete ?? (isFinished(state) ? new Date() : null);
     const r = await c.query<{ trial_id: number }>(
-      `INSERT INTO iccl_trials (study_id, number, state, "values", datetime_start, datetime_complete, params, user_attrs, system_attrs, heartbeat)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = ${TrialState.RUNNING} THEN now() END) RETURNING trial_id`,
-      [studyId, n.rows[0].number, state, template?.values ?? null, start, complete, jsonb(params), jsonb(template?.userAttrs ?? {}), jsonb(template?.systemAttrs ?? {})],
+      `INSERT INTO iccl_trials (study_id, number, state, "values", datetime_start, datetime_complete, params, user_attrs, system_attrs, heartbeat, create_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = ${TrialState.RUNNING} THEN now() END, $10) RETURNING trial_id`,
+      [studyId, n.rows[0].number, state, template?.values ?? null, start, complete, jsonb(params), jsonb(template?.userAttrs ?? {}), jsonb(template?.systemAttrs ?? {}), token],
     );
     const id = r.rows[0].trial_id;
     for (const [step, v] of template?.intermediateValues ?? new Map<number, number>()) {
@@ -172,12 +243,15 @@ export class PostgresStorage implements Storage {
    * COMMITTED the count, a statement after the lock, sees every trial committed before it.
    */
   async createTrialWithinLimit(studyId: number, limit: number, exemptAttr: string): Promise<number | null> {
-    return this.tx(async (c) => {
+    const token = crypto.randomUUID();
+    return this.tx(async (c, attempt) => {
+      const before = attempt > 1 ? await this.createdBefore(c, token) : null;
+      if (before !== null) return before;
       const locked = await c.query('SELECT study_id FROM iccl_studies WHERE study_id = $1 FOR UPDATE', [studyId]);
       if (!locked.rows.length) throw new StudyNotFoundError(`no study with id ${studyId}`);
       const n = await c.query<{ n: string }>('SELECT count(*) AS n FROM iccl_trials WHERE study_id = $1 AND NOT (system_attrs ? $2)', [studyId, exemptAttr]);
       if (Number(n.rows[0].n) >= limit) return null;
-      return this.insertTrial(c, studyId);
+      return this.insertTrial(c, studyId, token);
     });
   }
 
@@ -191,19 +265,29 @@ export class PostgresStorage implements Storage {
   async setTrialStateValues(trialId: number, state: TrialState, values?: number[] | null): Promise<boolean> {
     if (state === TrialState.RUNNING) {
       // The atomic claim: of all workers that try, exactly one UPDATE finds the row still WAITING.
-      const r = await this.q(`UPDATE iccl_trials SET state = $2, datetime_start = now(), heartbeat = now() WHERE trial_id = $1 AND state = ${TrialState.WAITING} RETURNING trial_id`, [
-        trialId,
-        state,
-      ]);
-      return r.length === 1;
+      // Its token tells a retried claim whether the first attempt won before the connection dropped.
+      const token = crypto.randomUUID();
+      return this.tx(async (c, attempt) => {
+        const r = await c.query(
+          `UPDATE iccl_trials SET state = $2, datetime_start = now(), heartbeat = now(), claim_token = $3 WHERE trial_id = $1 AND state = ${TrialState.WAITING} RETURNING trial_id`,
+          [trialId, state, token],
+        );
+        if (r.rows.length === 1) return true;
+        if (attempt === 1) return false;
+        return (await c.query('SELECT 1 FROM iccl_trials WHERE trial_id = $1 AND claim_token = $2', [trialId, token])).rows.length === 1;
+      });
     }
-    const r = await this.q(
-      `UPDATE iccl_trials SET state = $2, "values" = COALESCE($3, "values"), datetime_complete = CASE WHEN $4 THEN now() ELSE datetime_complete END
-       WHERE trial_id = $1 AND ${LIVE} RETURNING trial_id`,
-      [trialId, state, values ?? null, isFinished(state)],
-    );
-    if (!r.length) await this.whyNot(trialId);
-    return true;
+    return this.tx(async (c, attempt) => {
+      const r = await c.query(
+        `UPDATE iccl_trials SET state = $2, "values" = COALESCE($3, "values"), datetime_complete = CASE WHEN $4 THEN now() ELSE datetime_complete END
+         WHERE trial_id = $1 AND ${LIVE} RETURNING trial_id`,
+        [trialId, state, values ?? null, isFinished(state)],
+      );
+      if (r.rows.length) return true;
+      // A retry finding the very state it set: the first attempt went through.
+      if (attempt > 1 && (await c.query('SELECT 1 FROM iccl_trials WHERE trial_id = $1 AND state = $2', [trialId, state])).rows.length) return true;
+      return this.whyNot(trialId);
+    });
   }
 
   async setTrialParam(trialId: number, name: string, internalValue: number, distribution: Distribution): Promise<void> {
@@ -285,6 +369,8 @@ export class PostgresStorage implements Storage {
     await this.q(`UPDATE iccl_trials SET heartbeat = now() WHERE trial_id = $1 AND state = ${TrialState.RUNNING}`, [trialId]);
   }
   async getStaleTrialIds(studyId: number, graceSeconds: number): Promise<number[]> {
+    // Right after an outage every heartbeat is old, its driver's too: wait a full grace first.
+    if (Date.now() - this.regainedAt < graceSeconds * 1000) return [];
     const r = await this.q<{ trial_id: number }>(
       `SELECT trial_id FROM iccl_trials WHERE study_id = $1 AND state = ${TrialState.RUNNING} AND heartbeat < now() - make_interval(secs => $2) ORDER BY number`,
       [studyId, graceSeconds],
