@@ -1,13 +1,18 @@
 /**
- * Decode + training augmentation benchmark: JPEGs of about 500x375 (CIFAR-10 images upscaled) decoded and
- * random-resized-cropped to 224x224 with a flip, normalised to float32, one image at a time on ONE core,
- * images/s; anchor in the same run: Pillow + torchvision transforms (RandomResizedCrop(224),
- * RandomHorizontalFlip, ToTensor, Normalize) with torch.set_num_threads(1). The evaluation path (resize 256,
- * centre crop 224) is measured the same way. Then the loader's throughput with 0 and 2 decode workers.
+ * Decode + training augmentation benchmark, one core per side, images one at a time, images/s:
+ * ours (`decodeFile`: JPEG header read in JavaScript, shrink-on-load chosen from the random-resized-
+ * crop box, see transforms.ts), our previous path (kept below as `decodeBefore`: a libvips metadata
+ * call, then cut the box and resize), and the anchor in the same run: Pillow + torchvision
+ * (RandomResizedCrop(224), RandomHorizontalFlip, ToTensor, Normalize; eval: Resize(256),
+ * CenterCrop(224)) from bench/.venv-torch (newest from the Python package index), torch.set_num_threads(1).
  *
- *   npx tsx bench/data/decode.ts [--images 300] [--python /usr/bin/python3]
+ * Two sets of JPEGs, made from the shared CIFAR-10 (train split, first images of each class in turn),
+ * upscaled with Lanczos-3 and saved at quality 90 by sharp: 500x375 (ImageNet-like) and 800x600 (the
+ * iNaturalist 2018 size: longer side 800). Sides alternate `--rounds` times; each side's best is kept.
  *
- * Prints a markdown table and writes bench/results/data-decode.part.md (merged into data.md by hand).
+ *   npx tsx bench/data/decode.ts [--images 200] [--rounds 3] [--python PATH]
+ *
+ * Writes bench/results/decode.md.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -16,53 +21,65 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? (args[i + 1] as string) : dflt;
-};
+const opt = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt);
 const root = resolve(__dirname, '../..');
-const nImages = Number(opt('--images', '300'));
-const python = opt('--python', '/usr/bin/python3');
-const outDir = join(root, 'bench/out/data-jpegs');
+const nImages = Number(opt('--images', '200'));
+const rounds = Number(opt('--rounds', '3'));
+const python = opt('--python', join(root, 'bench/.venv-torch/bin/python'));
+if (!args.includes('--python')) execFileSync('bash', [join(root, 'bench/native/setup-torch.sh')], { stdio: 'inherit' });
 
-async function makeFixtures(): Promise<string[]> {
+async function makeFixtures(width: number, height: number): Promise<string[]> {
   const { prepareCifar10Jpeg } = await import('../../plugins/longtail/src/data/prepare');
   const cifar = (await prepareCifar10Jpeg()).value;
-  mkdirSync(outDir, { recursive: true });
+  const dir = join(root, `bench/out/data-jpegs-${width}x${height}`);
+  mkdirSync(dir, { recursive: true });
   const classes = readdirSync(join(cifar, 'train')).sort();
   const files: string[] = [];
   for (let k = 0; k < nImages; k++) {
     const cls = classes[k % classes.length];
-    const f = join(outDir, `${k}.jpg`);
+    const f = join(dir, `${k}.jpg`);
     if (!existsSync(f)) {
       const src = join(cifar, 'train', cls, readdirSync(join(cifar, 'train', cls)).sort()[Math.floor(k / classes.length)]);
-      await sharp(src).resize(500, 375, { fit: 'fill', kernel: 'lanczos3' }).jpeg({ quality: 90 }).toFile(f);
+      await sharp(src).resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).jpeg({ quality: 90 }).toFile(f);
     }
     files.push(f);
   }
   return files;
 }
 
+type Side = 'ours' | 'before';
+
 /** One core: a child process with one libuv thread and one libvips thread, decoding sequentially. */
-function oursChild(mode: 'train' | 'eval', files: string[]): number {
+interface Rate {
+  /** images per wall second */
+  ips: number;
+  /** images per CPU second of the process (all its threads): per-core cost, robust to other jobs' load */
+  cpu: number;
+}
+
+function oursChild(side: Side, mode: 'train' | 'eval', files: string[]): Rate {
   const script = `
     const sharp = require('sharp'); sharp.concurrency(1);
     const { decodeFile, transformOptions } = require(${JSON.stringify(join(root, 'plugins/longtail/src/data/transforms.ts'))});
+    const { decodeBefore } = require(${JSON.stringify(join(__dirname, 'decode-before.ts'))});
     const { rngFor } = require(${JSON.stringify(join(root, 'plugins/longtail/src/data/rng.ts'))});
+    const decode = ${side === 'ours' ? 'decodeFile' : 'decodeBefore'};
     const files = ${JSON.stringify(files)};
     const t = transformOptions('imagenet', {});
     (async () => {
-      for (let k = 0; k < 20; k++) await decodeFile(files[k], t, rngFor(1, k), ${mode === 'train'});
+      for (let k = 0; k < 20; k++) await decode(files[k], t, rngFor(1, k), ${mode === 'train'});
       const t0 = process.hrtime.bigint();
-      for (let k = 0; k < files.length; k++) await decodeFile(files[k], t, rngFor(2, k), ${mode === 'train'});
+      const c0 = process.cpuUsage();
+      for (let k = 0; k < files.length; k++) await decode(files[k], t, rngFor(2, k), ${mode === 'train'});
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      console.log(JSON.stringify({ ips: files.length / s }));
+      const c = process.cpuUsage(c0);
+      console.log(JSON.stringify({ ips: files.length / s, cpu: files.length / ((c.user + c.system) / 1e6) }));
     })();`;
   const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, cwd: root }).toString();
-  return (JSON.parse(out.trim().split('\n').pop() as string) as { ips: number }).ips;
+  return JSON.parse(out.trim().split('\n').pop() as string) as Rate;
 }
 
-function torchChild(mode: 'train' | 'eval', files: string[]): { ips: number; versions: string } {
+function torchChild(mode: 'train' | 'eval', files: string[]): Rate & { versions: string } {
   const py = `
 import json, sys, time, torch, torchvision, PIL
 from PIL import Image
@@ -76,65 +93,68 @@ def load(f):
         return tf(Image.open(fh).convert('RGB'))
 for f in files[:20]: load(f)
 t0 = time.perf_counter()
+c0 = time.process_time()
 for f in files: load(f)
 s = time.perf_counter() - t0
-print(json.dumps({'ips': len(files) / s, 'versions': f'torch {torch.__version__}, torchvision {torchvision.__version__}, Pillow {PIL.__version__}'}))
+c = time.process_time() - c0
+print(json.dumps({'ips': len(files) / s, 'cpu': len(files) / c, 'versions': f'torch {torch.__version__}, torchvision {torchvision.__version__}, Pillow {PIL.__version__}'}))
 `;
   const out = execFileSync(python, ['-c', py, mode], { input: JSON.stringify(files), env: { ...process.env, OMP_NUM_THREADS: '1' } }).toString();
-  return JSON.parse(out.trim().split('\n').pop() as string) as { ips: number; versions: string };
-}
-
-async function loaderThroughput(files: string[], workers: number): Promise<number> {
-  const { DecodePool, FileDataset, makeLoader, transformOptions } = await import('../../plugins/longtail/src/data');
-  const { makeSampler } = await import('../../plugins/longtail/src/samplers');
-  const labels = Int32Array.from(files, (_, k) => k % 10);
-  const ds = new FileDataset('bench', files, labels, 10, transformOptions('imagenet', {}));
-  const s = makeSampler('instance', labels, 10, { seed: 0 });
-  // one pool for both epochs (the trainer's way): worker start-up is not part of the steady rate
-  const recipe = ds.workerRecipe();
-  const pool = workers > 0 ? new DecodePool(recipe, workers) : undefined;
-  for await (const _b of makeLoader(ds, s, { batchSize: 32, epoch: 0, train: true, seed: 0, workers, pool })) break; // warm-up
-  const t0 = process.hrtime.bigint();
-  let n = 0;
-  for await (const b of makeLoader(ds, s, { batchSize: 32, epoch: 1, train: true, seed: 0, workers, pool })) n += b.n;
-  const rate = n / (Number(process.hrtime.bigint() - t0) / 1e9);
-  await pool?.close();
-  return rate;
+  return JSON.parse(out.trim().split('\n').pop() as string) as Rate & { versions: string };
 }
 
 (async () => {
-  const files = await makeFixtures();
-  const meta = await sharp(files[0]).metadata();
+  const sets = [
+    { label: '500x375', files: await makeFixtures(500, 375) },
+    { label: '800x600', files: await makeFixtures(800, 600) },
+  ];
   const rows: string[] = [];
   let versions = '';
-  for (const mode of ['train', 'eval'] as const) {
-    // alternate the two sides three times and keep each side's best, so a busy neighbour hurts both alike
-    let ours = 0;
-    let torch = 0;
-    for (let r = 0; r < 3; r++) {
-      ours = Math.max(ours, oursChild(mode, files));
-      const t = torchChild(mode, files);
-      torch = Math.max(torch, t.ips);
-      versions = t.versions;
+  const loads: string[] = [loadavg()[0].toFixed(1)];
+  for (const set of sets) {
+    for (const mode of ['train', 'eval'] as const) {
+      const best = { ours: { ips: 0, cpu: 0 }, before: { ips: 0, cpu: 0 }, torch: { ips: 0, cpu: 0 } };
+      const keep = (k: keyof typeof best, r: Rate) => {
+        best[k] = { ips: Math.max(best[k].ips, r.ips), cpu: Math.max(best[k].cpu, r.cpu) };
+      };
+      for (let r = 0; r < rounds; r++) {
+        const order: (() => void)[] = [
+          () => keep('ours', oursChild('ours', mode, set.files)),
+          () => {
+            const t = torchChild(mode, set.files);
+            keep('torch', t);
+            versions = t.versions;
+          },
+          () => keep('before', oursChild('before', mode, set.files)),
+        ];
+        for (const j of r % 2 ? order.reverse() : order) j();
+      }
+      loads.push(loadavg()[0].toFixed(1));
+      const path = mode === 'train' ? 'train: random-resized-crop 224 + flip + normalise' : 'eval: resize 256 + centre crop 224 + normalise';
+      const { ours, before, torch } = best;
+      rows.push(
+        `| ${set.label} | ${path} | ${ours.cpu.toFixed(1)} | ${before.cpu.toFixed(1)} | ${torch.cpu.toFixed(1)} | **${(ours.cpu / torch.cpu).toFixed(2)}** | ${(before.cpu / torch.cpu).toFixed(2)} | ${ours.ips.toFixed(1)} / ${before.ips.toFixed(1)} / ${torch.ips.toFixed(1)} (${(ours.ips / torch.ips).toFixed(2)}) |`,
+      );
+      console.error(rows[rows.length - 1]);
     }
-    rows.push(`| ${mode === 'train' ? 'train: random-resized-crop 224 + flip + normalise' : 'eval: resize 256 + centre crop 224 + normalise'} | ${ours.toFixed(1)} | ${torch.toFixed(1)} | ${(ours / torch).toFixed(2)} |`);
-    console.error(rows[rows.length - 1]);
   }
-  const l0 = await loaderThroughput(files, 0);
-  const l2 = await loaderThroughput(files, 2);
   const md = [
-    `### Decode + augmentation, ours (sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}) vs Pillow + torchvision (${new Date().toISOString().slice(0, 10)})`,
+    `## Decode + augmentation, ours (sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}) vs Pillow + torchvision (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
     '',
-    `${files.length} JPEGs of ${meta.width}x${meta.height} (CIFAR-10 upscaled, quality 90); ONE core per side (UV_THREADPOOL_SIZE=1 and sharp.concurrency(1) / torch.set_num_threads(1)); images one at a time; best of 3 alternating runs. Anchor: ${versions} (Debian packages). CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores shared with other jobs; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')} (1/5/15 min).`,
+    `\`npx tsx bench/data/decode.ts${args.length ? ' ' + args.join(' ') : ''}\`: ${nImages} JPEGs per size, made from the shared CIFAR-10 train images (first images of each class in turn) upscaled with Lanczos-3, quality 90.`,
+    `ONE core per side (UV_THREADPOOL_SIZE=1 and sharp.concurrency(1) / torch.set_num_threads(1)), one image at a time, best of ${rounds} alternating runs.`,
+    `Anchor: ${versions} (bench/.venv-torch). "Before": our previous path (metadata call, cut the box, then resize), kept in bench/data/decode-before.ts.`,
+    `CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores shared with other jobs; 1-minute load average ${loads.join(' / ')} (start, then after each row).`,
     '',
-    '| path | ours img/s/core | Pillow+torchvision img/s/core | ratio ours/anchor |',
-    '|---|---|---|---|',
+    'Per core = images per CPU-second of the decoding process (all its threads), which other jobs on the machine barely move; the wall-clock rates',
+    '(images per second, one image at a time) are in the last column, and move with the load.',
+    '',
+    '| JPEGs | path | ours img/CPU-s | before img/CPU-s | Pillow+torchvision img/CPU-s | ours/anchor | before/anchor | wall img/s ours / before / anchor (ratio) |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
-    '',
-    `Loader throughput (makeLoader, batch 32, train path, whole machine): main thread (sharp on the libuv pool) ${l0.toFixed(1)} img/s; 2 decode workers ${l2.toFixed(1)} img/s.`,
     '',
   ].join('\n');
   console.log(md);
-  mkdirSync(join(root, 'bench/out'), { recursive: true });
-  writeFileSync(join(root, 'bench/out/data-decode.md'), md);
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  writeFileSync(join(root, 'bench/results/decode.md'), md);
 })();

@@ -1,8 +1,14 @@
 """PyTorch anchor for the training-step benchmark: the same networks, the same step
 (forward, cross-entropy, backward, SGD with momentum and weight decay), images/s after warm-up.
 
-Usage: python3 torch_step.py --model resnet32|resnet50 --batch N --steps N --warmup N --threads N
-Prints one JSON line: {"model", "batch", "images_per_s", "peak_rss_mb", "torch"}.
+Usage: python3 torch_step.py --model resnet32|resnet50 --batch N --steps N --warmup N --threads N [--method ce|iccl]
+Prints one JSON line: {"model", "batch", "method", "images_per_s", "peak_rss_mb", "torch", ...}.
+
+--method iccl: one ICCL stage-1 step as our trainer runs it (ICCL.md): a class-agnostic batch A and a
+class-aware batch B of N each, x~ = lam x_a + (1 - lam) x_b with lam ~ Beta(1, 1) per image; A and x~
+through the network as one batch of 2N; cross-entropy on A, interpolated cross-entropy on x~, the
+interpolative centroid contrastive loss on the projection head's normalised embeddings of x~ against
+the class centroids (tau 0.1), then the centroid EMA (m 0.9) from A's embeddings, outside autograd.
 """
 import argparse
 import json
@@ -51,9 +57,11 @@ class CifarResNet(nn.Module):
         self.blocks = nn.Sequential(*layers)
         self.fc = nn.Linear(64, classes)
 
+    def features(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1), 1)
+
     def forward(self, x):
-        h = self.blocks(self.stem(x))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+        return self.fc(self.features(x))
 
 
 class Bottleneck(nn.Module):
@@ -86,9 +94,45 @@ class ResNet50(nn.Module):
         self.blocks = nn.Sequential(*layers)
         self.fc = nn.Linear(2048, classes)
 
+    def features(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1), 1)
+
     def forward(self, x):
-        h = self.blocks(self.stem(x))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+        return self.fc(self.features(x))
+
+
+class IcclStep:
+    """Projection head (dim(h) -> dim(h) -> 128, ReLU between, L2-normalised), K x 128 centroids."""
+
+    def __init__(self, net, classes, dim=128, tau=0.1, momentum=0.9):
+        feat = net.fc.in_features
+        self.net, self.tau, self.m, self.classes = net, tau, momentum, classes
+        self.head = nn.Sequential(nn.Linear(feat, feat), nn.ReLU(), nn.Linear(feat, dim))
+        self.centroids = F.normalize(torch.randn(classes, dim), dim=1)
+        self.beta = torch.distributions.Beta(torch.tensor(1.0), torch.tensor(1.0))
+
+    def parameters(self):
+        return list(self.net.parameters()) + list(self.head.parameters())
+
+    def loss(self, xa, ya, xb, yb):
+        n = xa.shape[0]
+        lam = self.beta.sample((n,))
+        xm = lam.view(-1, 1, 1, 1) * xa + (1 - lam.view(-1, 1, 1, 1)) * xb
+        h = self.net.features(torch.cat([xa, xm], 0))
+        ha, hm = h[:n], h[n:]
+        oa, ob = F.one_hot(ya, self.classes).float(), F.one_hot(yb, self.classes).float()
+        t = lam.view(-1, 1) * oa + (1 - lam.view(-1, 1)) * ob
+        ce = F.cross_entropy(self.net.fc(ha), ya)
+        mix = -(t * F.log_softmax(self.net.fc(hm), 1)).sum(1).mean()
+        z = F.normalize(self.head(h), dim=1)
+        icc = -(t * F.log_softmax(z[n:] @ self.centroids.t() / self.tau, 1)).sum(1).mean()
+        return ce + mix + icc, z[:n].detach()
+
+    def after_step(self, za, ya):
+        with torch.no_grad():
+            for i in range(za.shape[0]):
+                c = ya[i]
+                self.centroids[c] = F.normalize(self.m * self.centroids[c] + (1 - self.m) * za[i], dim=0)
 
 
 def main():
@@ -98,8 +142,12 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--classes", type=int, default=0, help="default: 10 for resnet32, 1000 for resnet50")
+    ap.add_argument("--method", default="ce", choices=["ce", "iccl"])
     a = ap.parse_args()
+    rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if a.classes == 0:
+        a.classes = 10 if a.model == "resnet32" else 1000
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     if a.model == "resnet32":
@@ -109,15 +157,23 @@ def main():
     else:
         raise SystemExit(f"unknown model {a.model}")
     net.train()
-    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+    iccl = IcclStep(net, a.classes) if a.method == "iccl" else None
+    opt = torch.optim.SGD(iccl.parameters() if iccl else net.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
     x = torch.randn(a.batch, 3, size, size)
-    y = torch.randint(0, a.classes, (a.batch,))
+    y = torch.arange(a.batch) * 7 % a.classes
+    xb = torch.randn(a.batch, 3, size, size)
+    yb = (torch.arange(a.batch) * 7 + 2) % a.classes
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(x), y)
+        if iccl:
+            loss, za = iccl.loss(x, y, xb, yb)
+        else:
+            loss = F.cross_entropy(net(x), y)
         loss.backward()
         opt.step()
+        if iccl:
+            iccl.after_step(za, y)
         return loss.item()
 
     for _ in range(a.warmup):
@@ -128,7 +184,8 @@ def main():
     dt = time.perf_counter() - t0
     params = sum(p.numel() for p in net.parameters())
     print(json.dumps({
-        "model": a.model, "batch": a.batch, "steps": a.steps, "threads": a.threads,
+        "model": a.model, "batch": a.batch, "method": a.method, "steps": a.steps, "threads": a.threads,
+        "ms_per_step": dt * 1000 / a.steps, "rss_after_import_mb": rss_after_import,
         "images_per_s": a.batch * a.steps / dt, "params": params,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "torch": torch.__version__,

@@ -1,71 +1,116 @@
 /**
- * Training-step benchmark: ours (TensorFlow.js on native libtensorflow) against PyTorch on the same
- * CPU, same network, same batch, same step (forward, cross-entropy, backward, SGD momentum + weight
- * decay), images/s after warm-up, run in the same job with the same thread count.
+ * Training-step benchmark: ours (TensorFlow.js on native libtensorflow) against PyTorch (newest from
+ * the Python package index, in bench/.venv-torch, installed by setup-torch.sh) on the same CPU, same
+ * network, same batch, same step, images/s after warm-up, in the same job with the same threads.
  *
- *   npx tsx bench/native/train-step.ts [--quick] [--threads 2] [--python /usr/bin/python3]
+ *   npx tsx bench/native/train-step.ts [--quick] [--threads 2] [--repeat 2] [--only resnet32] [--python PATH]
  *
- * Writes bench/results/native.md. Each side runs in its own process so that peak memory is its own.
+ * Rows: cross-entropy and ICCL steps of ResNet-32 (b128, 32x32) and ResNet-50 (b32, 224), plus our
+ * cross-entropy step as it was before issue 13 (tfjs tape walk and gradients, oneDNN off). Every
+ * run is its own process, so peak RSS is its own. Sides alternate (ours, PyTorch, PyTorch with
+ * OMP_WAIT_POLICY=PASSIVE, then the reverse order), `--repeat` rounds, best images/s of each kept:
+ * on a loaded machine PyTorch's spinning OpenMP threads lose most, and the passive policy is its
+ * better setting there, so the anchor is the best of both. Load averages are recorded per row.
+ * Writes bench/results/native.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
-interface Row {
-  model: string;
-  batch: number;
-  ours: number;
-  torch: number;
-  oursRss: number;
-  torchRss: number;
-  torchVersion: string;
-  tfVersion: string;
+interface Run {
+  images_per_s: number;
+  ms_per_step: number;
+  peak_rss_mb: number;
+  tf?: string;
+  torch?: string;
 }
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
+const opt = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt);
 const quick = args.includes('--quick');
 const threads = Number(opt('--threads', '2'));
-const python = opt('--python', '/usr/bin/python3');
+const repeat = Number(opt('--repeat', quick ? '1' : '2'));
+const only = opt('--only', '');
 const root = path.resolve(__dirname, '../..');
+const python = opt('--python', path.join(root, 'bench/.venv-torch/bin/python'));
+
+if (!args.includes('--python')) execFileSync('bash', [path.join(__dirname, 'setup-torch.sh')], { stdio: 'inherit' });
 
 const cases = [
-  { model: 'resnet32', batch: 128, steps: quick ? 3 : 10, warmup: 2 },
-  { model: 'resnet50', batch: 32, steps: quick ? 2 : 5, warmup: 1 },
-];
+  // ResNet-50 rows: one round, and PyTorch with the passive policy only (a default-policy run takes
+  // several times as long under load and has never been the faster one here).
+  { model: 'resnet32', batch: 128, method: 'ce', steps: quick ? 2 : 5, warmup: 1, before: true, rounds: repeat, policies: ['default', 'passive'] },
+  { model: 'resnet32', batch: 128, method: 'iccl', steps: quick ? 2 : 4, warmup: 1, before: false, rounds: repeat, policies: ['default', 'passive'] },
+  { model: 'resnet50', batch: 32, method: 'ce', steps: quick ? 1 : 2, warmup: 1, before: true, rounds: 1, policies: ['passive'] },
+  { model: 'resnet50', batch: 32, method: 'iccl', steps: quick ? 1 : 2, warmup: 1, before: false, rounds: 1, policies: ['passive'] },
+].filter((c) => !only || c.model === only);
 
-function ours(model: string, batch: number, steps: number, warmup: number): { ips: number; rss: number; tf: string } {
-  const child = path.join(__dirname, 'ours-step.ts');
-  const out = execFileSync(process.execPath, ['--import', 'tsx', child, model, String(batch), String(steps), String(warmup)], {
-    cwd: root,
-    encoding: 'utf8',
-    // Intra-op threads pinned like torch.set_num_threads; inter-op left at both libraries' default (the core count).
-    env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), TF_CPP_MIN_LOG_LEVEL: '2' },
-    maxBuffer: 1 << 24,
-  });
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number; peak_rss_mb: number; tf: string };
-  return { ips: r.images_per_s, rss: r.peak_rss_mb, tf: r.tf };
+function ours(c: (typeof cases)[number], mode: 'now' | 'before'): Run {
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'ours-step.ts'), c.model, String(c.batch), String(c.steps), String(c.warmup), c.method, mode],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      // Intra-op threads pinned like torch.set_num_threads; inter-op left at both libraries' default.
+      env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(threads), TF_CPP_MIN_LOG_LEVEL: '2', ...(mode === 'before' ? { TF_ENABLE_ONEDNN_OPTS: '0' } : {}) },
+      maxBuffer: 1 << 24,
+    },
+  );
+  return JSON.parse(out.trim().split('\n').pop()!) as Run;
 }
 
-function torch(model: string, batch: number, steps: number, warmup: number): { ips: number; rss: number; version: string } {
-  const r = spawnSync(python, [path.join(__dirname, 'torch_step.py'), '--model', model, '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads)], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
-  });
-  if (r.status !== 0) throw new Error(`PyTorch anchor failed (${python}): ${r.stderr.split('\n').slice(-3).join(' ')}; install python3-torch`);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { images_per_s: number; peak_rss_mb: number; torch: string };
-  return { ips: j.images_per_s, rss: j.peak_rss_mb, version: j.torch };
+function torch(c: (typeof cases)[number], passive: boolean): Run {
+  const r = spawnSync(
+    python,
+    [path.join(__dirname, 'torch_step.py'), '--model', c.model, '--batch', String(c.batch), '--steps', String(c.steps), '--warmup', String(c.warmup), '--threads', String(threads), '--method', c.method],
+    { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads), ...(passive ? { OMP_WAIT_POLICY: 'PASSIVE' } : {}) } },
+  );
+  if (r.status !== 0) throw new Error(`PyTorch anchor failed (${python}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Run;
 }
 
+const best = (runs: Run[]) => runs.reduce((a, b) => (b.images_per_s > a.images_per_s ? b : a));
+const load = () => os.loadavg()[0].toFixed(1);
+
+interface Row {
+  c: (typeof cases)[number];
+  ours: Run;
+  before: Run | null;
+  torch: Run;
+  torchAll: { policy: string; ips: number }[];
+  load: string[];
+}
 const rows: Row[] = [];
 for (const c of cases) {
-  const a = ours(c.model, c.batch, c.steps, c.warmup);
-  const b = torch(c.model, c.batch, c.steps, c.warmup);
-  rows.push({ model: c.model, batch: c.batch, ours: a.ips, torch: b.ips, oursRss: a.rss, torchRss: b.rss, torchVersion: b.version, tfVersion: a.tf });
-  process.stdout.write(`${c.model} b${c.batch}: ours ${a.ips.toFixed(1)} img/s, PyTorch ${b.ips.toFixed(1)} img/s, ratio ${(a.ips / b.ips).toFixed(2)}\n`);
+  const o: Run[] = [];
+  const bf: Run[] = [];
+  const t: { run: Run; policy: string }[] = [];
+  const loads = [load()];
+  for (let r = 0; r < c.rounds; r++) {
+    const jobs: (() => void)[] = [
+      () => o.push(ours(c, 'now')),
+      ...c.policies.map((p) => () => t.push({ run: torch(c, p === 'passive'), policy: p })),
+      ...(c.before ? [() => bf.push(ours(c, 'before'))] : []),
+    ];
+    for (const j of r % 2 === 0 ? jobs : jobs.reverse()) j();
+    loads.push(load());
+  }
+  const row: Row = {
+    c,
+    ours: best(o),
+    before: bf.length ? best(bf) : null,
+    torch: best(t.map((x) => x.run)),
+    torchAll: t.map((x) => ({ policy: x.policy, ips: x.run.images_per_s })),
+    load: loads,
+  };
+  rows.push(row);
+  process.stdout.write(
+    `${c.model} b${c.batch} ${c.method}: ours ${row.ours.images_per_s.toFixed(1)} img/s (${row.ours.peak_rss_mb.toFixed(0)} MB)` +
+      (row.before ? `, before ${row.before.images_per_s.toFixed(1)} (${row.before.peak_rss_mb.toFixed(0)} MB)` : '') +
+      `, PyTorch ${row.torch.images_per_s.toFixed(1)} (${row.torch.peak_rss_mb.toFixed(0)} MB) [${row.torchAll.map((x) => `${x.policy} ${x.ips.toFixed(1)}`).join(', ')}], load ${loads.join(' ')}\n`,
+  );
 }
 
 const cpu = (() => {
@@ -75,20 +120,42 @@ const cpu = (() => {
     return 'unknown';
   }
 })();
+const f1 = (v: number) => v.toFixed(1);
+const f0 = (v: number) => v.toFixed(0);
+const ceOf = (model: string) => rows.find((r) => r.c.model === model && r.c.method === 'ce');
 const table = [
-  `## Training step, ours vs PyTorch (${new Date().toISOString().slice(0, 10)}${quick ? ', quick run' : ''})`,
+  `## Training step, ours vs PyTorch (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${quick ? ', quick run' : ''})`,
   '',
-  `CPU: ${cpu}; ${threads} threads each; ours: TensorFlow.js ${'4.22.0'} on libtensorflow ${rows[0]?.tfVersion}; anchor: PyTorch ${rows[0]?.torchVersion} (${python}).`,
-  'Step = forward + cross-entropy + backward + SGD (momentum 0.9, weight decay), random inputs, images/s after warm-up.',
+  `\`npx tsx bench/native/train-step.ts${args.length ? ' ' + args.join(' ') : ''}\`. CPU: ${cpu}, ${os.cpus().length} cores shared with other jobs (load averages below);`,
+  `${threads} intra-op threads each; ours: TensorFlow.js on libtensorflow ${rows[0]?.ours.tf}; anchor: PyTorch ${rows[0]?.torch.torch} (bench/.venv-torch).`,
+  'Random inputs; SGD momentum 0.9, weight decay 2e-4; images/s of batch A after warm-up. ICCL: batch A and the interpolated batch through',
+  'the network together (2B images), projection head, ICC loss, interpolated CE, centroid EMA. Best of ' +
+    `${repeat} alternating round(s) for ResNet-32, one for ResNet-50; PyTorch best of its default and OMP_WAIT_POLICY=PASSIVE runs`,
+  "(ResNet-50: passive only). Peak RSS: each process's own maximum (PyTorch's includes ~0.5 GB of CUDA-build libraries resident after import).",
+  '"Before": our cross-entropy step with tfjs\'s tape walk and composite gradients and oneDNN off (the switchable part of the old path).',
   '',
-  '| network | batch | input | ours img/s | PyTorch img/s | ratio ours/PyTorch | peak RSS ours MB | peak RSS PyTorch MB |',
-  '|---|---|---|---|---|---|---|---|',
+  '| network | batch | step | ours img/s | PyTorch img/s | ratio | peak RSS ours MB | peak RSS PyTorch MB | RSS ratio | before img/s | before RSS MB | load avg (1 min) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.model} | ${r.batch} | ${r.model === 'resnet32' ? '32x32x3' : '224x224x3'} | ${r.ours.toFixed(1)} | ${r.torch.toFixed(1)} | ${(r.ours / r.torch).toFixed(2)} | ${r.oursRss.toFixed(0)} | ${r.torchRss.toFixed(0)} |`,
+      `| ${r.c.model} | ${r.c.batch} | ${r.c.method} | ${f1(r.ours.images_per_s)} | ${f1(r.torch.images_per_s)} | ${(r.ours.images_per_s / r.torch.images_per_s).toFixed(2)} | ${f0(r.ours.peak_rss_mb)} | ${f0(r.torch.peak_rss_mb)} | ${(r.ours.peak_rss_mb / r.torch.peak_rss_mb).toFixed(2)} | ${r.before ? f1(r.before.images_per_s) : '-'} | ${r.before ? f0(r.before.peak_rss_mb) : '-'} | ${r.load.join(' / ')} |`,
   ),
   '',
+  'ICCL step / cross-entropy step (ms per step, same network and batch B):',
+  '',
+  '| network | ours ICCL/CE | PyTorch ICCL/CE |',
+  '|---|---|---|',
+  ...rows
+    .filter((r) => r.c.method === 'iccl' && ceOf(r.c.model))
+    .map((r) => {
+      const ce = ceOf(r.c.model)!;
+      return `| ${r.c.model} | ${(r.ours.ms_per_step / ce.ours.ms_per_step).toFixed(2)} | ${(r.torch.ms_per_step / ce.torch.ms_per_step).toFixed(2)} |`;
+    }),
+  '',
+  'PyTorch runs by wait policy (img/s): ' + rows.map((r) => `${r.c.model} ${r.c.method}: ${r.torchAll.map((x) => `${x.policy} ${f1(x.ips)}`).join(', ')}`).join('; ') + '.',
+  '',
 ].join('\n');
-fs.mkdirSync(path.join(__dirname, '../results'), { recursive: true });
-fs.writeFileSync(path.join(__dirname, '../results/native.md'), table);
+const out = path.join(__dirname, '../results', only ? `native-${only}.md` : 'native.md');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, table);
 process.stdout.write(table);

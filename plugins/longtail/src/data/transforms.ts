@@ -1,6 +1,7 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { ImageDecodeError } from './errors';
+import { orientedSize, readJpegHeader } from './jpeg-header';
 import type { Normalization, TransformOptions } from './types';
 import { NORMALIZATION } from './normalization';
 
@@ -205,6 +206,27 @@ function toRgb(data: Buffer, channels: number): Uint8Array {
 }
 
 /**
+ * `box` of the W x H image resized to size x size. When the box is at least twice the output in
+ * both directions and the file is an unrotated JPEG, the whole image is resized to the box's scale
+ * and the box cut out after: libvips then decodes the JPEG at 1/2, 1/4 or 1/8 scale in the DCT
+ * (shrink-on-load, which it skips for a cut made before resizing) and computes only the rows and
+ * columns the cut needs. Otherwise cut first, then resize. The two differ by under half an output
+ * pixel of position; both are a random-resized crop of the same box.
+ */
+export function cropResize(img: Sharp, W: number, H: number, box: Box, size: number, shrinkable: boolean): Sharp {
+  const sx = box.width / size;
+  const sy = box.height / size;
+  if (!shrinkable || Math.min(sx, sy) < 2) {
+    return img.extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
+  }
+  const w = Math.max(size, Math.round(W / sx));
+  const h = Math.max(size, Math.round(H / sy));
+  const left = Math.min(w - size, Math.round(box.left / sx));
+  const top = Math.min(h - size, Math.round(box.top / sy));
+  return img.resize(w, h, { fit: 'fill', kernel: 'linear' }).extract({ left, top, width: size, height: size });
+}
+
+/**
  * Decodes one image file (JPEG, PNG, ...; grey, CMYK and EXIF-rotated included) to RGB and applies the
  * transform (bilinear resampling, torchvision's default): 'imagenet' = random-resized-crop + flip (train) or resize shorter side to evalResize + centre
  * crop (eval); 'cifar' = resize to size x size, then pad + random crop + flip (train). Output NHWC float32.
@@ -218,9 +240,16 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
     throw new ImageDecodeError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message);
   }
   try {
-    const meta = await sharp(buf).metadata();
-    const W = meta.autoOrient?.width ?? meta.width;
-    const H = meta.autoOrient?.height ?? meta.height;
+    const jpeg = readJpegHeader(buf);
+    let W: number | undefined;
+    let H: number | undefined;
+    if (jpeg) {
+      ({ width: W, height: H } = orientedSize(jpeg));
+    } else {
+      const meta = await sharp(buf).metadata();
+      W = meta.autoOrient?.width ?? meta.width;
+      H = meta.autoOrient?.height ?? meta.height;
+    }
     if (!W || !H) throw new Error('no image dimensions');
     const size = t.size;
     // autoOrient applies the EXIF rotation before any extract/resize/flop, whatever the call order.
@@ -229,7 +258,7 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
     if (t.style === 'imagenet') {
       if (train) {
         const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
-        img = img.extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
+        img = cropResize(img, W, H, box, size, jpeg?.orientation === 1);
         if (t.flip && rng() < 0.5) img = img.flop();
       } else {
         const [w, h] = resizeShorter(W, H, t.evalResize);
