@@ -81,12 +81,23 @@ export function verdict(d: PairedDifference): 'ahead' | 'behind' | 'no differenc
   return 'no difference shown';
 }
 
-/** The one plain sentence on what the evidence shows and does not show, from the numbers. */
-export function sentence(p: MethodsProtocol, a: MethodRows, b: MethodRows): string {
+/** How far the best method's mean top-1 is above chance (1 / K): a clause when it is less than 2x chance. */
+function nearChance(rows: MethodRows[], chance: number): string {
+  const best = Math.max(...rows.map((r) => cell(r, 'top1').mean).filter(Number.isFinite));
+  if (!Number.isFinite(best) || best >= 2 * chance) return '';
+  return ` Every method is below twice chance (best mean top-1 ${pct(best)}% against ${pct(chance)}% for ${Math.round(1 / chance)} classes): at this schedule the networks have barely begun to learn, so the comparison is between nearly untrained models.`;
+}
+
+/**
+ * The one plain sentence on what the evidence shows and does not show, from the numbers (plus a
+ * clause when every method is near chance, `chance` = 1 / K, given with all `rows`).
+ */
+export function sentence(p: MethodsProtocol, a: MethodRows, b: MethodRows, all: MethodRows[] = [], chance = 0): string {
+  const caveat = chance > 0 ? nearChance(all, chance) : '';
   const top = paired(a, b, 'top1');
   const few = paired(a, b, 'few');
   if (top.n < 2) {
-    return `With ${top.n} paired seed(s) of ${a.label} and ${b.label} under ${p.name}, there is no interval yet: the evidence shows nothing either way.`;
+    return `With ${top.n} paired seed(s) of ${a.label} and ${b.label} under ${p.name}, there is no interval yet: the evidence shows nothing either way.${caveat}`;
   }
   const say = (d: PairedDifference, what: string) => {
     const v = verdict(d);
@@ -97,6 +108,7 @@ export function sentence(p: MethodsProtocol, a: MethodRows, b: MethodRows): stri
   };
   return (
     `Over ${top.n} paired seeds of this reduced protocol (${p.name}), ${a.label} is ${say(top, 'top-1')} and ${say(few, 'Few-class accuracy')} ` +
-    `relative to ${b.label}; this is a short CPU schedule, so it says nothing about the field's full-length protocol, where the method is meant to be judged.`
+    `relative to ${b.label}; this is a short CPU schedule, so it says nothing about the field's full-length protocol, where the method is meant to be judged.` +
+    caveat
   );
 }

@@ -93,7 +93,7 @@ export function markdown(p: MethodsProtocol, protocolFile: string, results: Unit
       `. Code: ${commits.join(', ') || '-'}. Run: \`npx nx run bench-methods:run --protocol ${path.relative(ROOT, protocolFile)} --work-dir DIR\`; ` +
       `table: \`npx tsx bench/methods/table.ts --protocol ${path.relative(ROOT, protocolFile)}\`.`,
     '',
-    `Accuracy in % (mean ± sd over seeds); CE is read from the end of stage 1 of the CE + cRT unit (the same computation).`,
+    `Accuracy in % (mean ± sd over seeds; chance is ${results[0] ? (100 / results[0].classCounts.length).toFixed(0) : '?'}%); CE is read from the end of stage 1 of the CE + cRT unit (the same computation).`,
     '',
     '| method | seeds | top-1 % | Many % | Medium % | Few % | wall s per unit |',
     '|---|---|---|---|---|---|---|',
@@ -123,7 +123,8 @@ export function markdown(p: MethodsProtocol, protocolFile: string, results: Unit
   }
   if (svgLink) out.push(`![per-class accuracy against training images](${svgLink})`, '');
   if (diag.length) out.push('ICC loss diagnostics per stage-1 epoch (ICCL units; log K is chance level for the loss):', '', ...diag, '');
-  out.push(`**What it shows:** ${sentence(p, a, b)}`, '');
+  const K = results[0]?.classCounts.length ?? 0;
+  out.push(`**What it shows:** ${sentence(p, a, b, rows.filter((r) => !r.ablation), K > 0 ? 1 / K : 0)}`, '');
   return out.join('\n');
 }
 

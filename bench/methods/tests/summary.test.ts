@@ -87,6 +87,9 @@ describe('methods table', () => {
     const s = sentence(P, get('iccl-crt'), get('ce-crt'));
     expect(s).toContain('ahead on top-1 (+11.7 points, 95% CI [4.5, 18.8], above zero)');
     expect(s).toContain('not distinguishable on Few-class accuracy (-3.3 points');
+    // all methods below twice chance (0.3 and 0.6 means vs chance 0.4): the caveat clause
+    expect(sentence(P, get('iccl-crt'), get('ce-crt'), rows.filter((r) => !r.ablation), 0.4)).toMatch(/below twice chance \(best mean top-1 60\.0% against 40\.0% for 3 classes\)/);
+    expect(sentence(P, get('iccl-crt'), get('ce-crt'), rows.filter((r) => !r.ablation), 0.1)).not.toMatch(/chance/);
     const one = byMethod(P, RESULTS.filter((r) => r.seed === 0));
     expect(sentence(P, one.find((r) => r.id === 'iccl-crt')!, one.find((r) => r.id === 'ce-crt')!)).toMatch(/no interval yet/);
   });
