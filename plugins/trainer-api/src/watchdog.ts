@@ -46,14 +46,16 @@ process.stdin.on('data', (d) => {
 });
 process.stdin.on('end', end);
 process.stdin.on('error', end);
-setInterval(() => { if (process.ppid !== parent) end(); }, 200);
+// A backup for the pipe (which closes at once): the parent pid, once a second.
+setInterval(() => { if (process.ppid !== parent) end(); }, 1000);
 `;
 
 let dog: ChildProcess | null = null;
 
 function watchdog(): ChildProcess | null {
   if (dog && dog.exitCode === null && dog.signalCode === null && dog.stdin?.writable) return dog;
-  const child = spawn(process.execPath, ['-e', PROGRAM, String(process.pid), String(GRACE_MS)], {
+  // A small heap: it holds a set of pids.
+  const child = spawn(process.execPath, ['--max-old-space-size=32', '-e', PROGRAM, String(process.pid), String(GRACE_MS)], {
     // Its own group and session: a Ctrl-C or a kill of this process's group must not reach it.
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
