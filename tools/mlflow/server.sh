@@ -23,6 +23,8 @@ if [ "${ICCL_MLFLOW_BASIC_AUTH:-0}" = 1 ]; then
   : "${MLFLOW_FLASK_SERVER_SECRET_KEY:?mlflow-server: set MLFLOW_FLASK_SERVER_SECRET_KEY (CSRF key of the basic-auth app)}"
   extra+=(--app-name basic-auth)
 fi
+# MLflow 3.x also starts GenAI job-runner processes by default; a training tracking server needs none.
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}
 cd "$DIR"
 exec "$MLFLOW" server --host 127.0.0.1 --port "$PORT" \
   --backend-store-uri "sqlite:///$DIR/mlflow.db" \
