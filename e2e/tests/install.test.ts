@@ -40,7 +40,7 @@ function userEnv(): NodeJS.ProcessEnv {
 
 let cwd = ROOT;
 type Ran = { status: number | null; stdout: string; stderr: string };
-function sh(cmd: string, timeoutMs = 600_000): Ran {
+function sh(cmd: string, timeoutMs = 840_000): Ran {
   const r = spawnSync('bash', ['-c', cmd], { cwd, env: userEnv(), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
