@@ -62,9 +62,13 @@ async function main(): Promise<void> {
   const lines = [
     `Base: ${JSON.stringify(base)}`,
     '',
-    '| variant | epoch | loss_icc / log K | retrieval | centroid shift | centroid cos |',
-    '|---|---|---|---|---|---|',
+    '| variant | epoch | loss_icc / log K | floor / log K | retrieval | centroid shift | centroid cos |',
+    '|---|---|---|---|---|---|---|',
   ];
+  const out = all('out')[0];
+  // Written after every variant, so a long sweep cut short keeps what it finished.
+  const save = () => out && fs.writeFileSync(out, lines.join('\n') + '\n');
+  save();
   for (const v of variants) {
     const p = validateParams(plugin.params, { ...base, ...v.set }) as IcclParams;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `icc-probe-${v.name}-`));
@@ -81,15 +85,15 @@ async function main(): Promise<void> {
     for (const r of readJsonl(file)) {
       if (r.kind !== 'metrics' || !('train/icc_retrieval' in r.metrics)) continue;
       const m = r.metrics;
-      lines.push(`| ${v.name} | ${r.step} | ${m['train/loss_icc_over_logk'].toFixed(3)} | ${m['train/icc_retrieval'].toFixed(3)} | ${m['train/centroid_shift'].toFixed(3)} | ${m['probe/centroid_cos'].toFixed(3)} |`);
+      const floor = m['train/loss_icc_floor'];
+      const K = m['train/loss_icc'] / m['train/loss_icc_over_logk']; // log K, from the logged ratio
+      lines.push(`| ${v.name} | ${r.step} | ${m['train/loss_icc_over_logk'].toFixed(3)} | ${floor === undefined ? '-' : (floor / K).toFixed(3)} | ${m['train/icc_retrieval'].toFixed(3)} | ${m['train/centroid_shift'].toFixed(3)} | ${m['probe/centroid_cos'].toFixed(3)} |`);
     }
     console.error(`${v.name}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     fs.rmSync(dir, { recursive: true, force: true });
+    save();
   }
-  const text = lines.join('\n') + '\n';
-  const out = all('out')[0];
-  if (out) fs.writeFileSync(out, text);
-  console.log(text);
+  console.log(lines.join('\n'));
 }
 
 if (require.main === module) {
