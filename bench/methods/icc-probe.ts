@@ -43,7 +43,7 @@ export function meanPairwiseCosine(c: Float32Array, dim: number): number {
 }
 
 class ProbeMethod extends IcclMethod {
-  epochMetrics(epoch: number, train: Record<string, number>): Record<string, number> {
+  override epochMetrics(epoch: number, train: Record<string, number>): Record<string, number> {
     const m = super.epochMetrics(epoch, train);
     if ('train/icc_retrieval' in m) m['probe/centroid_cos'] = meanPairwiseCosine(this.centroids.values, this.centroids.dim);
     return m;
