@@ -176,6 +176,11 @@ export function systemMetricsEnabled(): boolean {
   return !/^(false|0|no)$/i.test(process.env.MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING ?? '');
 }
 
+/** What a backend that logs to an MLflow experiment can say about it. */
+export interface ExperimentIdOf {
+  experimentId?: () => Promise<string>;
+}
+
 /**
  * A tracking backend whose trial runs (runs with a parent) log system metrics while they are open;
  * `allRuns` does it for every run (a single run from the plugin runner has no parent).
@@ -183,9 +188,12 @@ export function systemMetricsEnabled(): boolean {
 export function withSystemMetrics(
   backend: TrackingBackend,
   o: SystemMetricsOptions & { allRuns?: boolean } = {},
-): TrackingBackend {
+): TrackingBackend & ExperimentIdOf {
   if (!systemMetricsEnabled()) return backend;
+  const inner = backend as ExperimentIdOf;
   return {
+    // MLflow backends know their experiment (for links to its runs table): keep that visible
+    ...(typeof inner.experimentId === 'function' ? { experimentId: () => inner.experimentId!() } : {}),
     get name() {
       return backend.name;
     },

@@ -15,13 +15,14 @@ import {
   type Tracker,
 } from '@iccl/trainer-api';
 import { runTrial } from './run-trial';
+import { openBackendTracker } from './backend-tracker';
 import { EXIT, PROTOCOL, ProtocolChannel } from './protocol';
 
 function makeTracker(spec: string, runId: string): Tracker {
   if (spec === 'console') return new ConsoleTracker(runId);
   if (spec === 'none') return new NullTracker(runId);
   if (spec.startsWith('jsonl:')) return new JsonlTracker(path.join(spec.slice(6), `${runId}.jsonl`), runId, { name: runId });
-  throw new Error(`--tracker: got "${spec}", expected console, none or jsonl:DIR`);
+  throw new Error(`--tracker: got "${spec}", expected console, none, jsonl:DIR, mlflow[:URI] or tensorboard:DIR`);
 }
 
 interface Opts {
@@ -117,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--params <json>', 'parameters as a JSON object', '{}')
     .option('--params-file <file>', 'parameters from a JSON file (merged under --params)')
     .option('--set <key=value>', 'one parameter (repeatable)', parseAssignment, {})
-    .option('--tracker <spec>', 'console | none | jsonl:DIR', 'jsonl:runs')
+    .option('--tracker <spec>', 'console | none | jsonl:DIR | mlflow[:URI] | tensorboard:DIR', 'jsonl:runs')
     .option('--work-dir <dir>', 'checkpoints and artifacts (of this run: <dir>/<run-id>; the same run id resumes)', 'runs/work')
     .option('--run-id <id>', 'name of this run', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`)
     .option('--list-params', 'print the plugin parameters with defaults and ranges, then exit')
@@ -149,11 +150,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const params = readParams(opts);
-  const tracker = makeTracker(opts.tracker, opts.runId);
+  const opened = await openBackendTracker(opts.tracker, opts.runId);
+  const tracker = opened?.tracker ?? makeTracker(opts.tracker, opts.runId);
   const ac = new AbortController();
   onInterrupt(ac);
-  const result = await runTrial(plugin, params, { tracker, workDir: path.join(opts.workDir, opts.runId), trialId: opts.runId, signal: ac.signal });
-  process.stdout.write(JSON.stringify({ run: opts.runId, ...result }) + '\n');
+  try {
+    const result = await runTrial(plugin, params, { tracker, workDir: path.join(opts.workDir, opts.runId), trialId: opts.runId, signal: ac.signal });
+    process.stdout.write(JSON.stringify({ run: opts.runId, ...result }) + '\n');
+  } finally {
+    await opened?.close();
+  }
   return 0;
 }
 

@@ -141,7 +141,8 @@ async function cmdRun(o: RunOpts): Promise<number> {
       process.stderr.write(`interrupted: run the same command again to resume study "${studyName}"\n`);
       return 130;
     }
-    process.stderr.write(whereToLook(studyName, o.storage, o.tracking));
+    const expId = await (tracking as { experimentId?: () => Promise<string> } | null)?.experimentId?.().catch(() => undefined);
+    process.stderr.write(whereToLook(studyName, o.storage, o.tracking, expId));
     return 0;
   } finally {
     progress.stop();
@@ -153,14 +154,18 @@ async function cmdRun(o: RunOpts): Promise<number> {
 }
 
 /** The closing lines: where the study and its runs are, and how to open them. */
-function whereToLook(studyName: string, storage: string, tracking: string): string {
+function whereToLook(studyName: string, storage: string, tracking: string, experimentId?: string): string {
+  // MLflow's runs table of the study's experiment (the UI's own route), where trials are compared
+  const runsTable = (base: string) => (experimentId ? `${base.replace(/\/+$/, '')}/#/experiments/${experimentId}/runs` : base);
   const lines = [`study "${studyName}" is in ${storage.startsWith('postgres') ? storage.replace(/:[^:@/]*@/, ':***@') : storage}`];
   if (storage.startsWith('journal:')) lines.push(`  open it with optuna-dashboard: pip install optuna-dashboard && optuna-dashboard ${storage.slice('journal:'.length)}`);
   if (tracking === 'mlflow' && !process.env.MLFLOW_TRACKING_URI) {
     lines.push(`runs: MLflow experiment "${studyName}" in ${path.join(REPO, 'mlflow.db')} (artifacts in ${path.join(REPO, 'mlartifacts')})`);
-    lines.push(`  open them with: cd ${REPO} && .venv/bin/mlflow ui   (then http://127.0.0.1:5000)`);
+    lines.push(`  open them with: cd ${REPO} && .venv/bin/mlflow ui   (then ${runsTable('http://127.0.0.1:5000')})`);
   } else if (tracking.startsWith('mlflow')) {
-    lines.push(`runs: MLflow experiment "${studyName}" at ${tracking.startsWith('mlflow:') ? tracking.slice(7) : process.env.MLFLOW_TRACKING_URI}`);
+    lines.push(`runs: MLflow experiment "${studyName}" at ${runsTable(tracking.startsWith('mlflow:') ? tracking.slice(7) : String(process.env.MLFLOW_TRACKING_URI))}`);
+  } else if (tracking.startsWith('tensorboard:')) {
+    lines.push(`runs: TensorBoard event files in ${path.resolve(tracking.slice(12))}; open them with: tensorboard --logdir ${path.resolve(tracking.slice(12))}   (HParams tab: the trials side by side)`);
   } else if (tracking.startsWith('jsonl:')) {
     lines.push(`runs: JSON-lines files in ${path.resolve(tracking.slice(6))}`);
   }
@@ -220,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--decode-workers <n>', 'image-decoding threads per trial (default on GPUs: cores / trials running at once)', positiveInt('--decode-workers'))
     .option('--sampler <spec>', 'sampler: random, tpe, grid, sobol, nsga2 (options: tpe:seed=3)')
     .option('--pruner <spec>', 'pruner: median, percentile, nop, ... (options: median:nWarmupSteps=2)')
-    .option('--tracking <spec>', 'mlflow[:URI] (MLFLOW_TRACKING_URI, else a local server on ./mlflow.db), jsonl:DIR, console or none', process.env.ICCL_TRACKING ?? 'mlflow')
+    .option('--tracking <spec>', 'mlflow[:URI] (MLFLOW_TRACKING_URI, else a local server on ./mlflow.db), tensorboard:DIR, jsonl:DIR, console or none', process.env.ICCL_TRACKING ?? 'mlflow')
     .option('--set <key=value>', 'pin a parameter (repeatable)', parseAssignment, {})
     .option('--runs-dir <dir>', 'where trial work dirs go (<dir>/<study>/trial-N)', 'runs')
     .option('--reports-dir <dir>', 'where the report goes (<dir>/<study>/index.html)')

@@ -70,9 +70,14 @@ export async function makeTracking(spec: string, custom?: TrackingBackend, opts:
   if (spec === 'none') return null;
   if (spec === 'console') return new ConsoleTrackingBackend();
   if (spec.startsWith('jsonl:')) return new JsonlTrackingBackend(path.resolve(spec.slice(6)));
+  if (spec.startsWith('tensorboard:')) {
+    const tb = require('@iccl/tensorboard') as typeof import('@iccl/tensorboard');
+    return new tb.TensorBoardTrackingBackend({ dir: spec.slice('tensorboard:'.length), experimentName: opts.experimentName });
+  }
   if (spec === 'mlflow' || spec.startsWith('mlflow:')) {
     const m = require('@iccl/mlflow') as typeof import('@iccl/mlflow');
-    return m.createMlflowBackend({ trackingUri: spec.startsWith('mlflow:') ? spec.slice(7) : undefined, experimentName: opts.experimentName, dir: opts.dir });
+    // each trial run logs system/* metrics while it runs (MLflow's names: the UI's system-metrics tab)
+    return m.withSystemMetrics(await m.createMlflowBackend({ trackingUri: spec.startsWith('mlflow:') ? spec.slice(7) : undefined, experimentName: opts.experimentName, dir: opts.dir }));
   }
-  throw new Error(`--tracking: got "${spec}", expected mlflow[:URI], jsonl:DIR, console or none`);
+  throw new Error(`--tracking: got "${spec}", expected mlflow[:URI], tensorboard:DIR, jsonl:DIR, console or none`);
 }
