@@ -33,6 +33,8 @@ export interface MlflowBackendOptions {
   onClose?: () => Promise<void>;
   /** The local server this backend logs through, when it started one. */
   localServer?: { uri: string; pid: number | undefined };
+  /** Settles when a server this backend started is up (or failed to start); close() waits for it first. */
+  ready?: Promise<void>;
 }
 
 /** A sleep that does not keep the process alive by itself. */
@@ -56,6 +58,9 @@ export class MlflowTrackingBackend implements TrackingBackend {
   private readonly open = new Set<MlflowTracker>();
   private sigint: (() => void) | undefined;
   private offline = false;
+  private everReached = false;
+  /** Records replayed from older spools (close() waits while this grows). */
+  private progress = 0;
   private orphans: OrphanSpool[] = [];
   private recovered = true;
   private recovery: Promise<void> = Promise.resolve();
@@ -152,12 +157,12 @@ export class MlflowTrackingBackend implements TrackingBackend {
    * stays in the spool, and one line says where and that the next start replays it.
    */
   async close(): Promise<void> {
+    // A local server still starting is on its way, not away: wait for it before the grace starts.
+    await this.opts.ready?.catch(() => undefined);
     const grace = this.opts.tracker?.closeGraceMs ?? 10_000;
-    const until = Date.now() + grace;
     await Promise.all([...this.open].map((t) => t.flush()));
     for (const t of this.open) t.poke();
-    await Promise.all([...this.open].map((t) => t.whenSettled(Math.max(0, until - Date.now()))));
-    if (!this.recovered) await Promise.race([this.recovery, nap(Math.max(0, until - Date.now()))]);
+    await this.whileProgressing(grace);
     this.closed = true;
     const left: string[] = [];
     let runs = 0;
@@ -169,14 +174,36 @@ export class MlflowTrackingBackend implements TrackingBackend {
     left.push(...this.orphans.map((o) => o.file));
     runs += this.orphans.length;
     if (left.length) {
+      // Never reached at all is more often a wrong address than an outage: say what to check.
+      const why = this.everReached ? 'did not take everything before the end' : 'was never reachable during this search (check MLFLOW_TRACKING_URI or --tracking mlflow:URI)';
       this.logger.warn(
-        `mlflow: server ${this.client.trackingUri} did not take everything before the end: ${runs} run(s) wait in ${left.length} spool file(s) in ${this.spoolDir}; ` +
+        `mlflow: server ${this.client.trackingUri} ${why}: ${runs} run(s) wait in ${left.length} spool file(s) in ${this.spoolDir}; ` +
           `the next search started with this spool folder replays them (or now: npx tsx plugins/mlflow/src/sync-cli.ts ${this.spoolDir} --tracking-uri ${this.client.trackingUri})`,
       );
     }
     if (this.sigint) process.removeListener('SIGINT', this.sigint);
     this.sigint = undefined;
     await this.opts.onClose?.();
+  }
+
+  /**
+   * Waits until every run is settled and older spools are replayed, for as long as that makes
+   * progress: a slow server replaying a long outage is given the time it needs, a server that is
+   * away is given `graceMs` (an hour at most in all).
+   */
+  private async whileProgressing(graceMs: number): Promise<void> {
+    const progress = () => this.progress + [...this.open].reduce((a, t) => a + t.progress, 0);
+    let last = progress();
+    let lastChange = Date.now();
+    const end = Date.now() + 3_600_000;
+    while ((this.open.size > 0 || !this.recovered) && Date.now() - lastChange < graceMs && Date.now() < end) {
+      await nap(Math.min(250, graceMs));
+      const now = progress();
+      if (now !== last) {
+        last = now;
+        lastChange = Date.now();
+      }
+    }
   }
 
   /** A run may log only after older operations on the same run (older spools, older trackers) landed. */
@@ -201,6 +228,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
 
   private setOffline(down: boolean): void {
     const was = this.offline;
+    if (!down) this.everReached = true;
     this.offline = down;
     // One run found the server back: tell the others now rather than at their next probe.
     if (was && !down) for (const t of this.open) t.poke();
@@ -238,8 +266,10 @@ export class MlflowTrackingBackend implements TrackingBackend {
       try {
         while (this.orphans.length > 0 && !this.closed) {
           const o = this.orphans[0];
-          const r = await sync(o.file, { client: this.client, logger: this.logger, retry: this.opts.tracker?.retry });
+          this.everReached = true;
+          const r = await sync(o.file, { client: this.client, logger: this.logger, retry: this.opts.tracker?.retry, onApplied: () => this.progress++ });
           records += r.applied;
+          this.progress++;
           removeReplayedSpool(o.file, this.spoolDir);
           this.orphans.shift();
         }

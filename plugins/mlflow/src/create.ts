@@ -25,6 +25,16 @@ export interface CreateMlflowBackendOptions {
 }
 
 /**
+ * The file of a sqlite:/// URI as an absolute path (relative paths are taken from the current
+ * folder, as SQLAlchemy does), or undefined for another database or an in-memory sqlite.
+ */
+export function sqliteFile(uri: string, cwd = process.cwd()): string | undefined {
+  const m = /^sqlite(\+\w+)?:\/\/\/(.+?)(\?.*)?$/i.exec(uri);
+  if (!m || m[2] === ':memory:') return undefined;
+  return path.resolve(cwd, m[2]);
+}
+
+/**
  * The tracking backend a run should use, MLflow's own way:
  * - MLFLOW_TRACKING_URI=http(s)://... -> log to that server;
  * - MLFLOW_TRACKING_URI=sqlite:///... or unset -> start `mlflow server` on a free loopback port over
@@ -49,21 +59,33 @@ export async function createMlflowBackend(opts: CreateMlflowBackendOptions = {})
     return new MlflowTrackingBackend({ client, ...common });
   }
   let backendStoreUri: string | undefined;
+  let storeDir = dir;
   if (uri) {
     if (!/^(sqlite|postgresql|mysql|mssql)(\+\w+)?:\/\//i.test(uri)) {
       throw new Error(`MLFLOW_TRACKING_URI ${JSON.stringify(safeUri(uri))}: expected http(s)://host:port of a tracking server, or a database URI (sqlite:///path/mlflow.db) to serve locally; the mlruns/ file store is not supported`);
     }
     backendStoreUri = uri;
+    const db = sqliteFile(uri);
+    if (db) {
+      // The artifacts go beside the store, wherever the command runs.
+      storeDir = path.dirname(db);
+      backendStoreUri = `sqlite:///${db}`;
+    }
   }
   const bin = opts.mlflowBin === null ? undefined : (opts.mlflowBin ?? findMlflowBinary());
   if (!bin) {
     return new JournalTrackingBackend({ file: opts.journalFile ?? path.join(dir, 'mlflow-journal.jsonl'), experimentName: opts.experimentName, logger, tags: opts.tags });
   }
-  const server = await LocalMlflowServer.start({ dir, bin, backendStoreUri });
-  logger.info(
-    `started a local MLflow server at ${server.uri} (store ${safeUri(server.backendStoreUri)}, artifacts ${path.join(dir, 'mlartifacts')}); ` +
-      `it stops at the end; to browse the runs later: cd ${dir} && mlflow ui`,
+  // Not waited for: runs spool until it answers, like any server that is away for a while.
+  const { server, ready } = await LocalMlflowServer.begin({ dir: storeDir, bin, backendStoreUri });
+  const started = ready.then(
+    () =>
+      logger.info(
+        `started a local MLflow server at ${server.uri} (store ${safeUri(server.backendStoreUri)}, artifacts ${path.join(storeDir, 'mlartifacts')}); ` +
+          `it stops at the end; to browse the runs later: cd ${storeDir} && mlflow ui`,
+      ),
+    (e: Error) => logger.error(`mlflow: the local server did not start (${e.message.split('\n')[0]}); the runs wait in the spool for the next start`),
   );
   const client = new MlflowClient({ trackingUri: server.uri, credentials: {} });
-  return new MlflowTrackingBackend({ client, ...common, onClose: () => server.stop() });
+  return new MlflowTrackingBackend({ client, ...common, ready: started, onClose: () => server.stop(), localServer: server });
 }

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { endWithThisProcess } from '@iccl/trainer-api';
 import { sleep } from './backoff';
+
+/**
+ * MLflow 3.x starts a pool of job-runner processes (GenAI scorers) with every server, about 1.2 GB of
+ * memory measured here; a tracking server for training runs never uses them. Users can still turn them back on.
+ */
+const SERVER_ENV_DEFAULTS: NodeJS.ProcessEnv = { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' };
 
 /**
  * The `mlflow` executable: $ICCL_MLFLOW_BIN (set it empty to mean "none"), else a `.venv/bin/mlflow`
@@ -55,16 +62,18 @@ export interface LocalServerOptions {
   /** e.g. 'basic-auth'. */
   appName?: string;
   env?: NodeJS.ProcessEnv;
-  /** How long to wait for /health (default 120 s: a cold start on a busy machine is slow). */
+  /** How long to wait for /health (default 300 s: a cold start on a busy machine is slow). */
   startTimeoutMs?: number;
 }
 
 /**
  * `mlflow server` on loopback with a sqlite store and served artifacts, started as its own process
- * group so that stop() also ends its workers.
+ * group so that stop() also ends its workers, and guarded by the parent watchdog so that it ends
+ * with this process however that ends (SIGKILL and the OOM killer included).
  */
 export class LocalMlflowServer {
   private proc: ChildProcess | undefined;
+  private stopping = false;
   private tail = '';
   private exited: { code: number | null; signal: string | null } | undefined;
 
@@ -75,13 +84,22 @@ export class LocalMlflowServer {
   ) {}
 
   static async start(opts: LocalServerOptions): Promise<LocalMlflowServer> {
+    const { server, ready } = await LocalMlflowServer.begin(opts);
+    await ready;
+    return server;
+  }
+
+  /**
+   * Starts the server without waiting for it: its URI is known at once (the port is taken first),
+   * `ready` resolves when /health answers (a cold start on a busy machine takes minutes).
+   */
+  static async begin(opts: LocalServerOptions): Promise<{ server: LocalMlflowServer; ready: Promise<void> }> {
     const bin = opts.bin ?? findMlflowBinary();
     if (!bin) throw new Error('mlflow is not installed: no $ICCL_MLFLOW_BIN, no .venv/bin/mlflow, no mlflow on PATH (pip install mlflow)');
     const host = opts.host ?? '127.0.0.1';
     const port = opts.port ?? (await freePort(host));
-    const s = new LocalMlflowServer(`http://${host}:${port}`, port, { ...opts, bin });
-    await s.launch();
-    return s;
+    const server = new LocalMlflowServer(`http://${host}:${port}`, port, { ...opts, bin });
+    return { server, ready: server.launch() };
   }
 
   get backendStoreUri(): string {
@@ -105,17 +123,23 @@ export class LocalMlflowServer {
     this.tail = '';
     this.exited = undefined;
     // cwd = the store's folder: whatever the server writes by default lands there, never in ours.
-    const proc = spawn(this.opts.bin, args, { cwd: this.opts.dir, env: { ...process.env, ...(this.opts.env ?? {}) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(this.opts.bin, args, { cwd: this.opts.dir, env: { ...SERVER_ENV_DEFAULTS, ...process.env, ...(this.opts.env ?? {}) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     const keep = (b: Buffer) => (this.tail = (this.tail + b.toString()).slice(-4000));
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
-    proc.on('exit', (code, signal) => (this.exited = { code, signal }));
+    const release = proc.pid ? endWithThisProcess(proc.pid) : () => undefined;
+    proc.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      release();
+    });
     proc.unref();
     (proc.stdout as unknown as { unref?: () => void })?.unref?.();
     (proc.stderr as unknown as { unref?: () => void })?.unref?.();
-    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 300_000);
+    this.stopping = false;
     while (Date.now() < deadline) {
+      if (this.stopping) throw new Error(`mlflow server on port ${this.port} was stopped before it answered /health`);
       const ex = this.exitState();
       if (ex) {
         throw new Error(`mlflow server on port ${this.port} exited during start-up (code ${ex.code}, signal ${ex.signal}):\n${this.tail.slice(-1500)}`);
@@ -129,11 +153,16 @@ export class LocalMlflowServer {
       await sleep(250);
     }
     await this.stop();
-    throw new Error(`mlflow server on port ${this.port} did not answer /health within ${(this.opts.startTimeoutMs ?? 120_000) / 1000} s:\n${this.tail.slice(-1500)}`);
+    throw new Error(`mlflow server on port ${this.port} did not answer /health within ${(this.opts.startTimeoutMs ?? 300_000) / 1000} s:\n${this.tail.slice(-1500)}`);
   }
 
   private exitState(): { code: number | null; signal: string | null } | undefined {
     return this.exited;
+  }
+
+  /** Pid of the server process (the leader of its process group), while it runs. */
+  get pid(): number | undefined {
+    return this.exited ? undefined : this.proc?.pid;
   }
 
   /** Last lines the server printed (for error messages). */
@@ -142,6 +171,7 @@ export class LocalMlflowServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     const proc = this.proc;
     if (!proc || this.exited || proc.pid === undefined) return;
     const kill = (sig: NodeJS.Signals) => {

@@ -13,6 +13,8 @@ export interface SyncOptions {
   experimentName?: string;
   logger?: Logger;
   retry?: RetryPolicy;
+  /** Told after each record that reached the server (a caller waiting on a long replay sees it move). */
+  onApplied?: () => void;
 }
 
 export interface SyncResult {
@@ -141,6 +143,7 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
     t.last = merged.last;
     merged = undefined;
     await saveCursor(t);
+    opts.onApplied?.();
   };
 
   for (const { line, record } of recs) {
@@ -179,6 +182,7 @@ export async function sync(file: string, opts: SyncOptions): Promise<SyncResult>
     }
     t.last = line;
     if (record.op === 'end') await saveCursor(t);
+    opts.onApplied?.();
   }
   await flushMerged();
   for (const t of targets.values()) await saveCursor(t);

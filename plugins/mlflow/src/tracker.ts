@@ -99,6 +99,7 @@ export class MlflowTracker implements Tracker {
   private isSettled = false;
   private toldSpoolError = false;
   private openFailure: string | undefined;
+  private replayProgress = 0;
   /** A create request may have landed unanswered: look for a twin run once everything is sent. */
   private twinCheck: 'no' | 'due' | 'done' = 'no';
   private waiters: (() => void)[] = [];
@@ -138,6 +139,11 @@ export class MlflowTracker implements Tracker {
   /** Ended, and everything is on the server. */
   get settled(): boolean {
     return this.isSettled;
+  }
+
+  /** Grows with every request that reached the server (sends and replayed records). */
+  get progress(): number {
+    return this.stats.sent + this.replayProgress;
   }
 
   /** Operations held in memory (not yet sent nor spooled). */
@@ -578,7 +584,7 @@ export class MlflowTracker implements Tracker {
     this.spool?.close();
     this.replaying = true;
     try {
-      const r = await sync(file, { client: this.o.client, logger: this.o.logger, retry: this.o.retry });
+      const r = await sync(file, { client: this.o.client, logger: this.o.logger, retry: this.o.retry, onApplied: () => this.replayProgress++ });
       if (this.abandoned) return false; // the file keeps everything for the next start
       this.stats.replayed += r.applied;
       this.stats.failed += r.failed;
