@@ -74,14 +74,17 @@ async function runProtocol(plugin: TrainerPlugin, opts: Opts, out: (line: string
   const ac = new AbortController();
   onInterrupt(ac);
   let params: Record<string, unknown>;
+  let opened: Awaited<ReturnType<typeof openBackendTracker>>;
+  let tracker: Tracker;
   try {
     params = readParams(opts);
-    if (opts.tracker === 'console') throw new Error('--tracker console writes to stdout, which --protocol keeps for its messages: use none or jsonl:DIR');
+    if (opts.tracker === 'console') throw new Error('--tracker console writes to stdout, which --protocol keeps for its messages: use none, jsonl:DIR, mlflow[:URI] or tensorboard:DIR');
+    opened = await openBackendTracker(opts.tracker, opts.runId);
+    tracker = opened?.tracker ?? makeTracker(opts.tracker, opts.runId);
   } catch (e) {
-    channel.send({ type: 'result', status: 'failed', error: (e as Error).message });
+    channel.send({ type: 'result', status: 'failed', error: (e as Error).message.split('\n')[0]! });
     return EXIT.usage;
   }
-  const tracker = makeTracker(opts.tracker, opts.runId);
   try {
     const result = await runTrial(plugin, params, {
       tracker,
@@ -107,6 +110,8 @@ async function runProtocol(plugin: TrainerPlugin, opts: Opts, out: (line: string
     const interrupted = ac.signal.aborted;
     channel.send({ type: 'result', status: interrupted ? 'interrupted' : 'failed', error: message });
     return interrupted ? EXIT.interrupted : EXIT.failed;
+  } finally {
+    await opened?.close();
   }
 }
 

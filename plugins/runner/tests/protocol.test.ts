@@ -112,6 +112,18 @@ describe('iccl-run --protocol (external search tools)', () => {
     expect(String(bad.msgs[0]!.error)).toMatch(/parameter "x": got 9, expected/);
   });
 
+  it('the trackers of the plain runner work under the protocol too; an unknown one is a usage result', async () => {
+    const dir = tmp();
+    const r = await drive(['@iccl/toy', '--protocol', '--set', 'epochs=2', '--tracker', `tensorboard:${dir}`, '--run-id', 'tb', '--work-dir', dir]);
+    expect(r.bad).toEqual([]);
+    expect(r.code).toBe(0);
+    const files = fs.readdirSync(dir, { recursive: true }).map(String);
+    expect(files.some((f) => path.basename(f).startsWith('events.out.tfevents'))).toBe(true);
+    const bad = await drive(['@iccl/toy', '--protocol', '--tracker', 'carrier-pigeon', '--work-dir', dir]);
+    expect(bad.code).toBe(2);
+    expect(bad.msgs).toEqual([{ type: 'result', status: 'failed', error: expect.stringContaining('--tracker: got "carrier-pigeon"') }]);
+  });
+
   it('a line the runner does not understand is reported on stderr and ignored', async () => {
     const dir = tmp();
     const r = await drive(['@iccl/toy', '--protocol', '--wait-for-decision', '--set', 'epochs=2', '--tracker', 'none', '--run-id', 'u', '--work-dir', dir], (m, answer, child) => {
