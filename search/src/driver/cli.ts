@@ -155,8 +155,9 @@ async function cmdRun(o: RunOpts): Promise<number> {
 
 /** The closing lines: where the study and its runs are, and how to open them. */
 function whereToLook(studyName: string, storage: string, tracking: string, experimentId?: string): string {
-  // MLflow's runs table of the study's experiment (the UI's own route), where trials are compared
-  const runsTable = (base: string) => (experimentId ? `${base.replace(/\/+$/, '')}/#/experiments/${experimentId}/runs` : base);
+  // MLflow's runs table of the study's experiment, where trials are compared; MLflow 3.17's UI opens
+  // in its GenAI mode unless the link asks for model training (workflowType; experiment tags aside)
+  const runsTable = (base: string) => (experimentId ? `${base.replace(/\/+$/, '')}/#/experiments/${experimentId}/runs?workflowType=machine_learning` : base);
   const lines = [`study "${studyName}" is in ${storage.startsWith('postgres') ? storage.replace(/:[^:@/]*@/, ':***@') : storage}`];
   if (storage.startsWith('journal:')) lines.push(`  open it with optuna-dashboard: pip install optuna-dashboard && optuna-dashboard ${storage.slice('journal:'.length)}`);
   if (tracking === 'mlflow' && !process.env.MLFLOW_TRACKING_URI) {
