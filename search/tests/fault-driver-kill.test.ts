@@ -46,7 +46,7 @@ describe('fault: driver SIGKILL mid-study (journal)', () => {
     const py = optunaStudies(journal)[0];
     expect(py.trials.map((t) => t.state)).toEqual(trials.map((t) => TrialState[t.state]));
     await s.close();
-  }, 180_000);
+  }, 360_000);
 
   it('also ends a trial process whose event loop is blocked (stuck in native code), by its watchdog', async () => {
     const dir = tmpDir('fault-kill-block');
@@ -60,5 +60,5 @@ describe('fault: driver SIGKILL mid-study (journal)', () => {
     run.child.kill('SIGKILL');
     await run.done;
     expect(await survivors([...tree, ...run.seen], 8000)).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -41,6 +41,12 @@ export interface Run {
   seen: Set<number>;
 }
 
+const runs: Run[] = [];
+// A failed test must not leave its driver running (its watchdog then ends the trials).
+afterEach(() => {
+  for (const r of runs.splice(0)) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+});
+
 /** Starts the CLI driver; samples its process tree every 100 ms so no child goes unseen. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -57,7 +63,9 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Run {
       resolve({ code, signal, stderr });
     }),
   );
-  return { child, done, seen };
+  const run = { child, done, seen };
+  runs.push(run);
+  return run;
 }
 
 /** Polls `cond` every 50 ms for at most `ms`; true when it held. */
@@ -76,8 +84,8 @@ export function execLines(dir: string): string[] {
   return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-/** Waits until `n` trial executions have started (at most `ms`). */
-export async function startedAtLeast(dir: string, n: number, run: Run, ms = 60_000): Promise<void> {
+/** Waits until `n` trial executions have started (at most `ms`: generous, trial processes load TensorFlow). */
+export async function startedAtLeast(dir: string, n: number, run: Run, ms = 180_000): Promise<void> {
   const ok = await until(() => execLines(dir).length >= n || run.child.exitCode !== null, ms);
   if (run.child.exitCode !== null) throw new Error(`driver exited early: ${(await run.done).stderr}`);
   if (!ok) throw new Error(`fewer than ${n} trials started within ${ms} ms`);

@@ -33,5 +33,5 @@ describe('fault: torn journal tail', () => {
     expect(trials.map((t) => TrialState[t.state])).toEqual(['COMPLETE', 'COMPLETE', 'FAIL', 'COMPLETE']);
     const py = optunaStudies(journal)[0];
     expect(py.trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'FAIL', 'COMPLETE']);
-  }, 120_000);
+  }, 300_000);
 });

@@ -19,13 +19,13 @@ describe('fault: PostgreSQL restart and dropped connections', () => {
     const args = ['run', '--space', writeSpace(dir, { sleepMs: 300 }), '--study', 'pg', '--trials', '10', '--workers', '2', ...commonArgs(dir, pg.url)];
     const a = cli(args);
     const b = cli(args);
-    expect(await until(() => execLines(dir).length >= 3, 60_000)).toBe(true);
+    expect(await until(() => execLines(dir).length >= 3, 180_000)).toBe(true);
     const before = pg.pid();
     pg.stop();
     await new Promise((r) => setTimeout(r, 3000)); // the drivers keep retrying meanwhile
     pg.start();
     expect(pg.pid()).not.toBe(before);
-    expect(await until(() => execLines(dir).length >= 7, 60_000)).toBe(true);
+    expect(await until(() => execLines(dir).length >= 7, 180_000)).toBe(true);
     // A dropped connection: the server ends every session of the study's database.
     const admin = new PostgresStorage(pg.url);
     await admin.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = 'postgres'");
@@ -44,5 +44,5 @@ describe('fault: PostgreSQL restart and dropped connections', () => {
     expect(trials.length).toBe(10);
     expect(trials.map((t) => t.number)).toEqual(trials.map((_t, i) => i));
     await admin.close();
-  }, 180_000);
+  }, 360_000);
 });

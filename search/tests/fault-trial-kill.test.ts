@@ -14,7 +14,7 @@ describe('fault: trial-process SIGKILL (journal)', () => {
     const journal = path.join(dir, 's.journal');
     const run = cli(['run', '--space', writeSpace(dir, { sleepMs: 500 }), '--study', 't', '--trials', '3', '--workers', '1', ...commonArgs(dir, `journal:${journal}`)]);
     // The first trial is training (it logged its start): kill its process.
-    expect(await until(() => execLines(dir).length >= 1 && trialProcesses(run.child.pid!).length === 1, 60_000)).toBe(true);
+    expect(await until(() => execLines(dir).length >= 1 && trialProcesses(run.child.pid!).length === 1, 180_000)).toBe(true);
     const [victim] = trialProcesses(run.child.pid!);
     process.kill(victim, 'SIGKILL');
     const r = await run.done;
@@ -32,5 +32,5 @@ describe('fault: trial-process SIGKILL (journal)', () => {
     expect(retry.map((t) => [TrialState[t.state], t.params])).toEqual([['COMPLETE', failed[0].params]]);
     expect(optunaStudies(journal)[0].trials.map((t) => t.state)).toEqual(trials.map((t) => TrialState[t.state]));
     await s.close();
-  }, 120_000);
+  }, 300_000);
 });
