@@ -133,7 +133,6 @@ export interface SystemMetricsOptions {
 export class SystemMetricsMonitor {
   private timer?: NodeJS.Timeout;
   private step = 0;
-  private last = Date.now();
   private readonly sampler = new SystemSampler();
   private pending: Promise<void> = Promise.resolve();
   readonly intervalMs: number;
@@ -157,16 +156,15 @@ export class SystemMetricsMonitor {
   private tick(): void {
     this.pending = this.pending.then(async () => {
       const s = await this.sampler.sample();
-      this.last = Date.now();
       this.log(Object.fromEntries(Object.entries(s).map(([k, v]) => [`system/${k}`, v])), this.step++);
     });
   }
 
-  /** Stops; a run shorter than one interval still gets one sample (taken now, if a second has passed). */
+  /** Stops; a run shorter than one interval still gets one sample (taken now). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.step === 0 && Date.now() - this.last >= 1000) this.tick();
+    if (this.step === 0) this.tick();
     await this.pending;
   }
 }

@@ -128,3 +128,29 @@ describe('system metrics under MLflow names', () => {
     }
   });
 });
+
+describe('the plugin runner logs one trial to MLflow', () => {
+  test('--tracker mlflow:URI: one run with params, metrics and system metrics, in a model-training experiment', () => {
+    const uri = requireEnv('ICCL_TEST_MLFLOW_URI');
+    const exp = uniqueName('runner');
+    const repo = path.resolve(__dirname, '../../..');
+    execFileSync(process.execPath, ['--import', 'tsx', 'plugins/runner/src/cli.ts', '@iccl/toy', '--set', 'x=0.5', '--tracker', `mlflow:${uri}`, '--run-id', 'toy-1', '--work-dir', tmpDir('runner-work')], {
+      cwd: repo,
+      env: { ...process.env, MLFLOW_EXPERIMENT_NAME: exp, MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL: '0.2' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 240_000,
+    });
+    const r = JSON.parse(
+      pyMlflow(
+        'import mlflow,sys,json; c=mlflow.MlflowClient(); e=c.get_experiment_by_name(sys.argv[1]); rs=c.search_runs([e.experiment_id]); print(json.dumps({"kind": e.tags.get(sys.argv[2]), "runs": [{"name": x.info.run_name, "status": x.info.status, "params": x.data.params, "metrics": sorted(x.data.metrics)} for x in rs]}))',
+        exp,
+        EXPERIMENT_KIND_TAG,
+      ),
+    ) as { kind: string; runs: { name: string; status: string; params: Record<string, string>; metrics: string[] }[] };
+    expect(r.kind).toBe(MODEL_TRAINING_KIND);
+    expect(r.runs).toHaveLength(1);
+    expect(r.runs[0]).toMatchObject({ name: 'toy-1', status: 'FINISHED' });
+    expect(r.runs[0].params.x).toBe('0.5');
+    expect(r.runs[0].metrics).toEqual(expect.arrayContaining(['loss', 'system/cpu_utilization_percentage', 'system/system_memory_usage_megabytes']));
+  });
+});
