@@ -235,8 +235,9 @@ export class MlflowTrackingBackend implements TrackingBackend {
   }
 
   private spoolError(e: RecordWriteError): void {
-    if (this.toldDisk.has(e.file)) return;
-    this.toldDisk.add(e.file);
+    // One line for the folder (a full disk fails every run's writes there, each with its own file).
+    if (this.toldDisk.has(this.spoolDir)) return;
+    this.toldDisk.add(this.spoolDir);
     this.logger.error(`mlflow: ${e.message}; the runs' operations stay in memory (nothing written is lost) until the disk has room or the server answers`);
   }
 

@@ -18,6 +18,7 @@ const FAST: MlflowBackendOptions['tracker'] = { flushIntervalMs: 100, retry: FAS
  * must stop and restart it), so it is one extra start for the test run.
  */
 describe('outage', () => {
+  jest.setTimeout(600_000); // each test restarts a real server: seconds on a quiet machine, minutes on a loaded one
   let server: LocalMlflowServer;
   const storeDir = tmpDir('outage-store');
 
@@ -39,6 +40,7 @@ describe('outage', () => {
     const logger = recordingLogger();
     const backend = new MlflowTrackingBackend({ client: c, experimentName: uniqueName('outage'), spoolDir, logger, handleSigint: false, tracker: FAST });
     const t = (await backend.startRun({ name: 'trial-0001' })) as MlflowTracker;
+    expect(await t.whenOpened(120_000)).toBe(true);
     const logStep = (s: number) => t.logMetrics({ loss: 1 / (s + 1), acc: s / 100 }, s, 1_700_000_000_000 + s);
     t.logParams({ lr: 0.01 });
     for (let s = 0; s < 50; s++) logStep(s);
@@ -126,6 +128,7 @@ describe('outage', () => {
     const logger = recordingLogger();
     const a = new MlflowTrackingBackend({ client: c, experimentName, spoolDir, logger, handleSigint: false, tracker: FAST });
     const t = (await a.startRun({ name: 'trial' })) as MlflowTracker;
+    expect(await t.whenOpened(120_000)).toBe(true); // on the server before the outage
     const runId = t.runId;
     for (let s = 0; s < 10; s++) t.logMetrics({ m: s }, s, 1_700_000_000_000 + s);
     await t.flush();
@@ -165,7 +168,7 @@ describe('outage', () => {
     const spoolDir = tmpDir('outage-twice');
     const backend = new MlflowTrackingBackend({ client: c, experimentName: uniqueName('twice'), spoolDir, logger: recordingLogger(), handleSigint: false, tracker: FAST });
     const t = (await backend.startRun({ name: 'trial-0002' })) as MlflowTracker;
-    await t.flush();
+    expect(await t.whenOpened(120_000)).toBe(true); // on the server before the outage
     await server.stop();
     for (let s = 0; s < 30; s++) t.logMetrics({ m: s }, s, 1_700_000_000_000 + s);
     await t.end('FAILED', 'killed');
