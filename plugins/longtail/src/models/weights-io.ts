@@ -29,15 +29,21 @@ export async function saveTensors(dir: string, tensors: { name: string; tensor: 
   const parent = path.dirname(path.resolve(dir));
   await fs.promises.mkdir(parent, { recursive: true });
   const tmp = `${path.resolve(dir)}.tmp-${process.pid}-${Date.now()}`;
-  await fs.promises.mkdir(tmp, { recursive: true });
-  await fs.promises.writeFile(path.join(tmp, 'weights.bin'), data);
   const modelJson = {
     format: 'iccl-weights',
     generatedBy: `TensorFlow.js ${tf.version.tfjs}`,
     weightsManifest: [{ paths: ['weights.bin'], weights: specs }],
     userDefinedMetadata: metadata,
   };
-  await fs.promises.writeFile(path.join(tmp, 'model.json'), JSON.stringify(modelJson));
+  try {
+    await fs.promises.mkdir(tmp, { recursive: true });
+    await fs.promises.writeFile(path.join(tmp, 'weights.bin'), data);
+    await fs.promises.writeFile(path.join(tmp, 'model.json'), JSON.stringify(modelJson));
+  } catch (e) {
+    // A full disk (or any failed write) leaves the previous folder untouched and no partial copy behind.
+    await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw new Error(writeFailure(dir, data.byteLength, e));
+  }
   // Replace atomically: move the old folder aside, move the new one in, then drop the old one.
   const old = `${path.resolve(dir)}.old-${process.pid}-${Date.now()}`;
   const had = fs.existsSync(dir);
@@ -86,4 +92,11 @@ export async function loadTensors(dir: string): Promise<LoadedTensors> {
 /** Where checkpoints are; `null` when the folder holds none. */
 export function hasSavedTensors(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'model.json'));
+}
+
+function writeFailure(dir: string, bytes: number, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const why = err.code === 'ENOSPC' ? 'no space left on device (ENOSPC)' : err.code ? `${err.message} (${err.code})` : String(e);
+  const kept = fs.existsSync(path.join(dir, 'model.json')) ? '; the previous copy there is kept' : '';
+  return `cannot write ${path.resolve(dir)} (${(bytes / 1e6).toFixed(1)} MB): ${why}${kept}`;
 }
