@@ -197,7 +197,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
     let lastChange = Date.now();
     const end = Date.now() + 3_600_000;
     while ((this.open.size > 0 || !this.recovered) && Date.now() - lastChange < graceMs && Date.now() < end) {
-      await nap(Math.min(250, graceMs));
+      await sleep(Math.min(250, graceMs)); // a kept timer: close() must hold the process until it is done
       const now = progress();
       if (now !== last) {
         last = now;
