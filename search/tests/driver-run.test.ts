@@ -106,8 +106,17 @@ describe('runStudy (trial processes, journal storage)', () => {
     expect(okRun[0]).toMatchObject({ kind: 'start', parentRunId: studyRunId });
     expect(okRun.filter((r) => r.kind === 'metrics').map((r) => (r as { metrics: Record<string, number> }).metrics)).toEqual([{ started: 1 }, { loss: 1 }, { loss: 0.5 }, { loss: 1 / 3 }]);
     expect(okRun[okRun.length - 1]).toMatchObject({ kind: 'end', status: 'FINISHED' });
-    // The retry reattached to the crashed attempt's run.
-    expect(crash[1].systemAttrs[ATTR.trackingRunId]).toBe(crash[0].systemAttrs[ATTR.trackingRunId]);
+    // The retry has a run of its own (no step logged twice); the crashed attempt's run ended FAILED.
+    const lostRunId = crash[0].systemAttrs[ATTR.trackingRunId] as string;
+    const retryRunId = crash[1].systemAttrs[ATTR.trackingRunId] as string;
+    expect(retryRunId).not.toBe(lostRunId);
+    expect(crash[1].systemAttrs[ATTR.retriedRunId]).toBe(lostRunId);
+    const lostRun = readJsonl(path.join(dir, 'tracking', `${lostRunId}.jsonl`));
+    const retryRun = readJsonl(path.join(dir, 'tracking', `${retryRunId}.jsonl`));
+    expect(lostRun[lostRun.length - 1]).toMatchObject({ kind: 'end', status: 'FAILED' });
+    expect(retryRun[0]).toMatchObject({ kind: 'start', parentRunId: studyRunId });
+    expect(retryRun[1]).toMatchObject({ kind: 'tags', tags: { 'iccl.retried_from': String(crash[0].number) } });
+    expect(retryRun[retryRun.length - 1]).toMatchObject({ kind: 'end', status: 'FINISHED' });
 
     // The journal is still Optuna's: the real optuna reads every trial and its fail reason.
     const py = JSON.parse(python('optuna_read.py', [file, 'symlink'])) as { trials: { state: string; system_attrs: Record<string, unknown> }[] }[];

@@ -2,6 +2,8 @@
 export const ATTR = {
   failReason: 'fail_reason',
   trackingRunId: 'tracking_run_id',
+  /** On a retry: the run of the attempt it replaces (each attempt logs into its own run). */
+  retriedRunId: 'retried_run_id',
   retriedFrom: 'retried_from',
   retryCount: 'retry_count',
   workDir: 'work_dir',

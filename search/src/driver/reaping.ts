@@ -53,7 +53,7 @@ export class Reaper {
         [ATTR.retriedFrom]: t.number,
         [ATTR.retryCount]: count,
         ...(t.systemAttrs[ATTR.workDir] ? { [ATTR.workDir]: t.systemAttrs[ATTR.workDir] } : {}),
-        ...(t.systemAttrs[ATTR.trackingRunId] ? { [ATTR.trackingRunId]: t.systemAttrs[ATTR.trackingRunId] } : {}),
+        ...(t.systemAttrs[ATTR.trackingRunId] ? { [ATTR.retriedRunId]: t.systemAttrs[ATTR.trackingRunId] } : {}),
       },
     });
   }

@@ -74,21 +74,34 @@ export class TrackingBridge {
     return new TrackingBridge(tracking, storage, o, run);
   }
 
-  /** Starts the trial's run (a retry reattaches to its first attempt's run) and logs its parameters. */
+  /**
+   * Starts the trial's run and logs its parameters. A retry is a new trial with a run of its own (as
+   * Optuna's retried trials are): reattaching to the lost attempt's run would log the steps between its
+   * checkpoint and its loss twice. The lost attempt's run is ended FAILED here, since a driver that was
+   * killed never ended it.
+   */
   async startTrial(t: FrozenTrial, plan: { plugin: string; params: Record<string, unknown> }): Promise<TrialTracking> {
     if (!this.tracking) return new TrialTracking(null);
     const prev = t.systemAttrs[ATTR.trackingRunId] as string | undefined;
+    const lost = t.systemAttrs[ATTR.retriedRunId] as string | undefined;
+    if (lost && !prev) await this.endLostAttempt(lost, t);
+    const retried = t.systemAttrs[ATTR.retriedFrom];
     const tracker = await this.tracking.startRun({
       name: `${this.o.studyName}#${t.number}`,
       parentRunId: this.studyRun?.runId,
       resumeRunId: prev,
-      tags: { 'iccl.study': this.o.studyName, 'iccl.trial': String(t.number), 'iccl.plugin': plan.plugin },
+      tags: { 'iccl.study': this.o.studyName, 'iccl.trial': String(t.number), 'iccl.plugin': plan.plugin, ...(retried !== undefined ? { 'iccl.retried_from': String(retried) } : {}) },
     });
     if (!prev) await this.storage.setTrialSystemAttr(t.trialId, ATTR.trackingRunId, tracker.runId);
     const flat: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(plan.params)) flat[k] = typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : JSON.stringify(v);
     tracker.logParams(flat);
     return new TrialTracking(tracker);
+  }
+
+  private async endLostAttempt(runId: string, t: FrozenTrial): Promise<void> {
+    const run = await this.tracking!.startRun({ name: `${this.o.studyName}#${String(t.systemAttrs[ATTR.retriedFrom])}`, parentRunId: this.studyRun?.runId, resumeRunId: runId });
+    await run.end('FAILED', `lost; retried as trial ${t.number}`);
   }
 
   /** Writes the study summary, lets the caller attach its report, and ends the study's run. */
