@@ -54,7 +54,12 @@ describe('the local server of --tracking mlflow:sqlite:///OTHER_DIR/mlflow.db', 
     const other = tmpDir('local-store');
     // One process (node with tsx as loader, not the tsx CLI, which would run it in a second one).
     const loader = pathToFileURL(require.resolve('tsx')).href;
-    const child = spawn(process.execPath, ['--import', loader, path.join(__dirname, 'fixtures', 'local-server-child.ts'), `sqlite:///${other}/mlflow.db`, requireEnv('ICCL_TEST_MLFLOW_BIN')], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', loader, path.join(__dirname, 'fixtures', 'local-server-child.ts'), `sqlite:///${other}/mlflow.db`, requireEnv('ICCL_TEST_MLFLOW_BIN')], {
+      cwd,
+      // tsx finds the workspace's source paths from the current folder up; this one is outside the repository.
+      env: { ...process.env, TSX_TSCONFIG_PATH: path.resolve(__dirname, '../../../tsconfig.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
