@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pidAlive } from '@iccl/trainer-api';
 import { readRecords, type JournalRecord } from './records';
 
 /** Spool files end so; one per tracker instance and outage: <run key>.<instance>.spool.jsonl. */
@@ -11,15 +12,6 @@ export const liveSpools = new Set<string>();
 
 export function spoolOwner(): { pid: number; host: string } {
   return { pid: process.pid, host: os.hostname() };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface OrphanSpool {

@@ -7,4 +7,4 @@ export { parseAssignment } from './assignment';
 export { ConsoleTracker, ConsoleTrackingBackend } from './trackers/console';
 export { JsonlTracker, JsonlTrackingBackend, readJsonl, type JsonlRecord } from './trackers/jsonl';
 export { NullTracker } from './trackers/null';
-export { endWithThisProcess, watchdogPid } from './watchdog';
+export { endWithThisProcess, pidAlive, watchdogPid } from './watchdog';

@@ -90,3 +90,13 @@ export function endWithThisProcess(pid: number): () => void {
 export function watchdogPid(): number | null {
   return dog?.pid ?? null;
 }
+
+/** Whether a process with this id exists on this host (EPERM: it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -7,17 +7,9 @@ import { StaleTrialError, type Storage } from '../storages/base';
 import type { Study } from '../study/study';
 import { FIXED_PARAMS_ATTR } from '../study/trial';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
+import { pidAlive } from '@iccl/trainer-api';
 import { ATTR } from './attrs';
 import type { Emit } from './events';
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Who this driver is, as written on the trials it runs. */
 export interface DriverIdentity {
