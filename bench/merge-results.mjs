@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const order = ['native', 'data', 'train', 'search', 'search-infra', 'mlflow', 'demo'];
+const order = ['status', 'native', 'data', 'train', 'search', 'search-infra', 'mlflow', 'demo'];
 const files = fs.readdirSync(path.join(here, 'results')).filter((f) => f.endsWith('.md'));
 files.sort((a, b) => {
   const ia = order.indexOf(a.replace(/\.md$/, '')), ib = order.indexOf(b.replace(/\.md$/, ''));
