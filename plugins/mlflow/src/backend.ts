@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { consoleLogger, type Logger, type StartRunOptions, type Tracker, type TrackingBackend } from '@iccl/trainer-api';
 import type { MlflowClient } from './client';
 import { MlflowApiError } from './errors';
-import { backoffMs, DEFAULT_RETRY, sleep } from './backoff';
+import { DEFAULT_RETRY, sleep } from './backoff';
 import { RUN_KEY_TAG, type RecordWriteError } from './records';
 import { findRunByKey, parseKeyRef } from './run-open';
 import { orphanSpools, removeReplayedSpool, type OrphanSpool } from './spool';
-import { isUnreachable, sync } from './sync';
+import { isUnreachable, retryingWith, sync } from './sync';
 import { systemTags } from './system-tags';
 import { MlflowTracker, type MlflowTrackerOptions, type RunHeader } from './tracker';
 
@@ -293,16 +293,8 @@ export class MlflowTrackingBackend implements TrackingBackend {
   }
 
   /** Transient errors are retried a few times; anything else is the caller's to see. */
-  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.opts.tracker?.retry ?? DEFAULT_RETRY;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!(e instanceof MlflowApiError) || !e.retryable || attempt + 1 >= p.attempts) throw e;
-        await sleep(backoffMs(attempt, p));
-      }
-    }
+  private retrying<T>(fn: () => Promise<T>): Promise<T> {
+    return retryingWith(this.opts.tracker?.retry ?? DEFAULT_RETRY)(fn);
   }
 
   /** On Ctrl-C, write out what is queued; then behave as if we were not listening. */

@@ -40,7 +40,8 @@ interface Target {
   last: number;
 }
 
-function retryingWith(p: RetryPolicy): Retrying {
+/** Retries transient MLflow errors with backoff; anything else is the caller's to see. */
+export function retryingWith(p: RetryPolicy): Retrying {
   return async <T>(fn: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
