@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { JsonlTrackingBackend, readJsonl } from '@iccl/trainer-api';
 import { ATTR, openStudy, runStudy } from '../src/driver/run-study';
 import { StudyProgress } from '../src/driver/progress';
 import { CompiledSpace, parseSearchSpace } from '../src/spaces';
@@ -50,9 +51,10 @@ describe('dead workers on other hosts (PostgreSQL heartbeats)', () => {
     await storage.close();
   }, 60_000);
 
-  it('does not retry beyond the limit, and starts no trial after the study time limit', async () => {
+  it('does not retry beyond the limit, ends the lost run FAILED, and starts no trial after the study time limit', async () => {
     const storage = new InMemoryStorage();
     const dir = tmpDir('limit');
+    const tracking = new JsonlTrackingBackend(path.join(dir, 'tracking'));
     const space = compiled(dir);
     const sampler = new RandomSampler(0);
     const study = await openStudy({ studyName: 'l', space, storage, sampler, pruner: new NopPruner() });
@@ -61,11 +63,19 @@ describe('dead workers on other hosts (PostgreSQL heartbeats)', () => {
     // The in-memory storage has no heartbeats: a same-host dead pid is what gives the worker away.
     await storage.setTrialSystemAttr(t.trialId, ATTR.host, os.hostname());
     await storage.setTrialSystemAttr(t.trialId, ATTR.pid, 2 ** 22 + 12345); // above pid_max: never alive
-    const r = await runStudy({ studyName: 'l', space, storage, sampler, pruner: new NopPruner(), nTrials: 5, workers: 1, retries: 1, studyTimeout: 0, runsDir: path.join(dir, 'runs') });
+    // The dead driver had started the trial's run and never ended it.
+    const lost = await tracking.startRun({ name: 'l#0' });
+    lost.logMetrics({ loss: 1 }, 1);
+    await storage.setTrialSystemAttr(t.trialId, ATTR.trackingRunId, lost.runId);
+    const r = await runStudy({ studyName: 'l', space, storage, sampler, pruner: new NopPruner(), nTrials: 5, workers: 1, retries: 1, studyTimeout: 0, runsDir: path.join(dir, 'runs'), tracking });
     expect(r.interrupted).toBe(false);
     const trials = await storage.getAllTrials(study.studyId);
     expect(trials.map((x) => TrialState[x.state])).toEqual(['FAIL']); // reaped, no retry (limit 1 reached), no new trial (time is up)
     expect(String(trials[0].systemAttrs[ATTR.failReason])).toMatch(/^worker lost: driver process \d+ on .* is gone$/);
+    // No retry will end the lost attempt's run: the reaper does, FAILED with the reason.
+    const records = readJsonl(path.join(dir, 'tracking', `${lost.runId}.jsonl`));
+    expect(records.filter((x) => x.kind === 'end')).toEqual([expect.objectContaining({ kind: 'end', status: 'FAILED' })]);
+    expect(JSON.stringify(records)).toContain('worker lost: driver process');
   });
 });
 

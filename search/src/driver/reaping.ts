@@ -22,22 +22,31 @@ export class Reaper {
     private readonly storage: Storage,
     private readonly study: Study,
     private readonly me: DriverIdentity,
-    private readonly o: { retries: number; heartbeatSeconds: number; emit: Emit },
+    private readonly o: {
+      retries: number;
+      heartbeatSeconds: number;
+      emit: Emit;
+      /** Ends the tracking run of a dead driver's trial that gets no retry (a retry ends it when it starts). */
+      endLostRun?: (t: FrozenTrial, reason: string) => Promise<void>;
+    },
   ) {}
 
-  /** Fails a trial that no one is running any more and queues its retry, once, whoever wins. */
-  async reap(t: FrozenTrial, reason: string, countsAsRetry: boolean): Promise<void> {
+  /**
+   * Fails a trial that no one is running any more and queues its retry, once, whoever wins.
+   * Returns 'retried', 'final' (no retries left) or 'taken' (someone else finished or reaped it).
+   */
+  async reap(t: FrozenTrial, reason: string, countsAsRetry: boolean): Promise<'retried' | 'final' | 'taken'> {
     try {
       await this.storage.setTrialSystemAttr(t.trialId, ATTR.failReason, reason);
       const ok = await this.storage.setTrialStateValues(t.trialId, TrialState.FAIL, null);
-      if (!ok) return;
+      if (!ok) return 'taken';
     } catch (e) {
-      if (e instanceof StaleTrialError) return; // someone else finished or reaped it first
+      if (e instanceof StaleTrialError) return 'taken';
       throw e;
     }
     this.o.emit({ kind: 'reaped', number: t.number, reason });
     const count = Number(t.systemAttrs[ATTR.retryCount] ?? 0) + (countsAsRetry ? 1 : 0);
-    if (countsAsRetry && count > this.o.retries) return;
+    if (countsAsRetry && count > this.o.retries) return 'final';
     await this.storage.createNewTrial(this.study.studyId, {
       state: TrialState.WAITING,
       systemAttrs: {
@@ -48,6 +57,17 @@ export class Reaper {
         ...(t.systemAttrs[ATTR.trackingRunId] ? { [ATTR.retriedRunId]: t.systemAttrs[ATTR.trackingRunId] } : {}),
       },
     });
+    return 'retried';
+  }
+
+  /** Reaps a trial whose driver is gone; without a retry to end its run, ends it here. */
+  private async reapLost(t: FrozenTrial, reason: string): Promise<void> {
+    if ((await this.reap(t, reason, true)) !== 'final') return;
+    try {
+      await this.o.endLostRun?.(t, reason);
+    } catch (e) {
+      this.o.emit({ kind: 'info', message: `trial ${t.number}: cannot end its tracking run: ${(e as Error).message}` });
+    }
   }
 
   /** RUNNING trials of dead drivers (`mine`: trial ids this driver runs, never reaped). */
@@ -59,8 +79,8 @@ export class Reaper {
       if (mine.has(t.trialId) || t.systemAttrs[ATTR.driverId] === this.me.driverId) continue;
       const sameHost = t.systemAttrs[ATTR.host] === this.me.host;
       const pid = Number(t.systemAttrs[ATTR.pid]);
-      if (sameHost && pid && !pidAlive(pid)) await this.reap(t, `worker lost: driver process ${pid} on ${this.me.host} is gone`, true);
-      else if (stale.has(t.trialId)) await this.reap(t, `worker lost: no heartbeat for over ${hb * 4}s`, true);
+      if (sameHost && pid && !pidAlive(pid)) await this.reapLost(t, `worker lost: driver process ${pid} on ${this.me.host} is gone`);
+      else if (stale.has(t.trialId)) await this.reapLost(t, `worker lost: no heartbeat for over ${hb * 4}s`);
     }
   }
 

@@ -101,7 +101,12 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   let stopping = false;
   const launcher = new Launcher({ storage, study, space, me, runsDir, nTrials: o.nTrials, studyTimeout: o.studyTimeout, stopping: () => stopping });
   const bridge = await TrackingBridge.open(o.tracking ?? null, storage, study, { studyName: o.studyName, space, runsDir, studyRunParams: o.studyRunParams });
-  const reaper = new Reaper(storage, study, me, { retries: o.retries ?? 1, heartbeatSeconds: o.heartbeatSeconds ?? 15, emit });
+  const reaper = new Reaper(storage, study, me, {
+    retries: o.retries ?? 1,
+    heartbeatSeconds: o.heartbeatSeconds ?? 15,
+    emit,
+    endLostRun: (t, reason) => bridge.endLostRun(t, reason),
+  });
   const results: TrialResultsContext = { storage, study, space, pruner, reaper, emit };
   const stopHeartbeat = reaper.startHeartbeat(running);
   const gpus = o.gpus ? new GpuTrials(o.gpus) : null;
@@ -147,6 +152,7 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
       await gpus!.releaseWhenGone(proc.child, lease, o.abortGraceMs ?? 10_000);
       outcome = await gpus!.noteCudaFailure(storage, t.trialId, outcome, await proc.stderrTail(), lease);
     }
+    await bridge.recordRunId(t, tracked);
     const { status, reason } = await recordOutcome(results, t, outcome);
     await tracked.end(status, reason);
     const final = await storage.getTrial(t.trialId);

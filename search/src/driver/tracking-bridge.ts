@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Tracker, TrackingBackend } from '@iccl/trainer-api';
 import type { CompiledSpace } from '../spaces/compile';
-import type { Storage } from '../storages/base';
+import { StaleTrialError, type Storage } from '../storages/base';
 import type { Study } from '../study/study';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
 import { ATTR } from './attrs';
@@ -26,7 +26,11 @@ export interface StudyTrackingOptions {
 /** One trial's run, or nothing when the study is not tracked. */
 export class TrialTracking {
   private readonly pending: Promise<void>[] = [];
-  constructor(readonly tracker: Tracker | null) {}
+  constructor(
+    readonly tracker: Tracker | null,
+    /** The run id written in the trial's attributes (a key reference while the run is not created yet). */
+    public recordedRunId?: string,
+  ) {}
 
   /** A tracker call made by the plugin in the trial process. */
   forward(m: TrackCall): void {
@@ -84,7 +88,7 @@ export class TrackingBridge {
     if (!this.tracking) return new TrialTracking(null);
     const prev = t.systemAttrs[ATTR.trackingRunId] as string | undefined;
     const lost = t.systemAttrs[ATTR.retriedRunId] as string | undefined;
-    if (lost && !prev) await this.endLostAttempt(lost, t);
+    if (lost && !prev) await this.endRun(lost, `${this.o.studyName}#${String(t.systemAttrs[ATTR.retriedFrom])}`, `lost; retried as trial ${t.number}`);
     const retried = t.systemAttrs[ATTR.retriedFrom];
     const tracker = await this.tracking.startRun({
       name: `${this.o.studyName}#${t.number}`,
@@ -93,15 +97,38 @@ export class TrackingBridge {
       tags: { 'iccl.study': this.o.studyName, 'iccl.trial': String(t.number), 'iccl.plugin': plan.plugin, ...(retried !== undefined ? { 'iccl.retried_from': String(retried) } : {}) },
     });
     if (!prev) await this.storage.setTrialSystemAttr(t.trialId, ATTR.trackingRunId, tracker.runId);
+    const recorded = prev ?? tracker.runId;
     const flat: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(plan.params)) flat[k] = typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : JSON.stringify(v);
     tracker.logParams(flat);
-    return new TrialTracking(tracker);
+    return new TrialTracking(tracker, recorded);
   }
 
-  private async endLostAttempt(runId: string, t: FrozenTrial): Promise<void> {
-    const run = await this.tracking!.startRun({ name: `${this.o.studyName}#${String(t.systemAttrs[ATTR.retriedFrom])}`, parentRunId: this.studyRun?.runId, resumeRunId: runId });
-    await run.end('FAILED', `lost; retried as trial ${t.number}`);
+  /**
+   * A run created after an outage was known by its key until then: write its real id on the trial
+   * (while the trial is live), so that the study names the MLflow run, not a key.
+   */
+  async recordRunId(t: FrozenTrial, tracked: TrialTracking): Promise<void> {
+    const id = tracked.tracker?.runId;
+    if (!id || id === tracked.recordedRunId) return;
+    try {
+      await this.storage.setTrialSystemAttr(t.trialId, ATTR.trackingRunId, id);
+      tracked.recordedRunId = id;
+    } catch (e) {
+      if (!(e instanceof StaleTrialError)) throw e; // finished elsewhere: its attributes are final
+    }
+  }
+
+  /** Ends FAILED the run of a trial whose driver is gone and that gets no retry. */
+  async endLostRun(t: FrozenTrial, reason: string): Promise<void> {
+    const runId = t.systemAttrs[ATTR.trackingRunId] as string | undefined;
+    if (this.tracking && runId) await this.endRun(runId, `${this.o.studyName}#${t.number}`, reason);
+  }
+
+  /** A driver that was killed never ended its runs: reattach to one and end it FAILED. */
+  private async endRun(runId: string, name: string, reason: string): Promise<void> {
+    const run = await this.tracking!.startRun({ name, parentRunId: this.studyRun?.runId, resumeRunId: runId });
+    await run.end('FAILED', reason);
   }
 
   /** Writes the study summary, lets the caller attach its report, and ends the study's run. */
