@@ -11,6 +11,7 @@ import { orphanSpools, removeReplayedSpool, type OrphanSpool } from './spool';
 import { isUnreachable, retryingWith, sync } from './sync';
 import { systemTags } from './system-tags';
 import { MlflowTracker, type MlflowTrackerOptions, type RunHeader } from './tracker';
+import { syncCommand } from './sync-command';
 
 export interface MlflowBackendOptions {
   client: MlflowClient;
@@ -178,7 +179,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
       const why = this.everReached ? 'did not take everything before the end' : 'was never reachable during this search (check MLFLOW_TRACKING_URI or --tracking mlflow:URI)';
       this.logger.warn(
         `mlflow: server ${this.client.trackingUri} ${why}: ${runs} run(s) wait in ${left.length} spool file(s) in ${this.spoolDir}; ` +
-          `the next search started with this spool folder replays them (or now: npx tsx plugins/mlflow/src/sync-cli.ts ${this.spoolDir} --tracking-uri ${this.client.trackingUri})`,
+          `the next search started with this spool folder replays them (or now: ${syncCommand()} ${this.spoolDir} --tracking-uri ${this.client.trackingUri})`,
       );
     }
     if (this.sigint) process.removeListener('SIGINT', this.sigint);

@@ -7,6 +7,7 @@ import { prepareValues, stringifyParam, toMlflowDataset } from './prepare';
 import { RecordFile, RUN_KEY_TAG, storePoint, type JournalRecord } from './records';
 import { normalizeArtifactPath } from './artifact-path';
 import { systemTags } from './system-tags';
+import { syncCommand } from './sync-command';
 
 const OFFLINE_PREFIX = 'offline-';
 
@@ -124,7 +125,7 @@ export class JournalTrackingBackend implements TrackingBackend {
   }
 
   get replayCommand(): string {
-    return `npx tsx plugins/mlflow/src/sync-cli.ts ${this.file} --tracking-uri <URI>`;
+    return `${syncCommand()} ${this.file} --tracking-uri <URI>`;
   }
 
   async startRun(options: StartRunOptions): Promise<Tracker> {
