@@ -247,6 +247,8 @@ interface Row {
   orphans: number;
   trialsLost: number;
   trialsDuplicated: number;
+  /** The machine's 1-minute load average when the case ended. */
+  load: number;
   error?: string;
 }
 
@@ -290,7 +292,7 @@ async function main(): Promise<void> {
       const keys = complete.map((t) => JSON.stringify(t.params));
       const trialsDuplicated = Math.max(0, complete.length - TRIALS) + (keys.length - new Set(keys).size);
       const wallMs = (await Promise.all(drivers.map((d) => d.exited))).reduce((a, e) => a + e.ms, 0);
-      rows.push({ c, s, wallMs, orphans, trialsLost: Math.max(0, TRIALS - complete.length), trialsDuplicated, error });
+      rows.push({ c, s, wallMs, orphans, trialsLost: Math.max(0, TRIALS - complete.length), trialsDuplicated, load: os.loadavg()[0], error });
       process.stderr.write(`chaos: ${c.name}: ${JSON.stringify({ ...s, wallMs, orphans, error })} (logs in ${dir})\n`);
     }
   } finally {
@@ -305,7 +307,8 @@ async function main(): Promise<void> {
     `\`npx tsx bench/chaos/run.ts\` on ${new Date().toISOString().slice(0, 10)}: each row is the demo space's smoke configuration (ICCL on the synthetic set, real training), ` +
       `${TRIALS} trials on ${WORKERS} workers, no pruning, tracking into a real MLflow server through a loopback fault proxy, ${Math.round((Date.now() - t0) / 60000)} min in all. ` +
       'Counts are judged from outside: MLflow over REST (a trial\'s points = the steps the driver recorded as its intermediate values), the study through the real optuna, the process table (orphans: trial processes and MLflow servers of the case still alive after its driver ended). ' +
-      'Extra wall time is the case\'s drivers together minus the uninterrupted run; the machine was shared with other work, so wall times are rough.',
+      'Extra wall time is the case\'s drivers together minus the uninterrupted run; ' +
+      `the machine's 1-minute load average at the end of each case ranged from ${Math.min(...rows.map((r) => r.load)).toFixed(1)} to ${Math.max(...rows.map((r) => r.load)).toFixed(1)} on ${os.cpus().length} cores.`,
     '',
     '| fault | when it hits | trials lost / duplicated | points lost / duplicated | runs RUNNING / spool left | orphans | extra wall time |',
     '|---|---|---|---|---|---|---|',
