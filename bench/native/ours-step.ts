@@ -1,5 +1,5 @@
 // One side of bench/native/train-step.ts: our training step, in its own process (so that its peak
-// RSS is its own).  node --import tsx ours-step.ts MODEL BATCH STEPS WARMUP [ce|iccl] [now|before]
+// RSS is its own).  node --import tsx ours-step.ts MODEL BATCH STEPS WARMUP [ce|iccl] [now|before|recompute]
 //
 // ce: forward, cross-entropy, backward, SGD (momentum 0.9, wd 2e-4) on B images.
 // iccl: one ICCL stage-1 step (ICCL.md) on two batches of B: the class-agnostic batch and the
@@ -7,14 +7,15 @@
 //   interpolated cross-entropy, centroid EMA, exactly as the trainer runs it (stage1Step).
 // before: the step as it was before issue 13's changes that can be switched back: tfjs's own tape
 //   walk (tf.variableGrads) and composite gradients; oneDNN off is set by the caller (environment).
+// recompute: the step as now, with the network recomputing each residual stage in the backward pass
+//   (plugin parameter `recompute`, gradient checkpointing): the memory of the same step with and without.
 import { loadTf } from '@iccl/tf-backend';
 import { CrossEntropyMethod } from '../../plugins/baselines/src/ce';
 import { IcclMethod } from '../../plugins/iccl/src/method';
 import {
   Rng,
   SgdMomentum,
-  buildResNet32,
-  buildResNet50,
+  buildNetwork,
   commitUpdates,
   crossEntropy,
   setNativeGradients,
@@ -35,7 +36,9 @@ const rssAfterLoad = process.memoryUsage.rss();
 if (mode === 'before') setNativeGradients(false);
 const K = model === 'resnet32' ? 10 : 1000;
 const side = model === 'resnet32' ? 32 : 224;
-const net: Network = model === 'resnet32' ? buildResNet32(K) : buildResNet50(K);
+if (!['now', 'before', 'recompute'].includes(mode)) throw new Error(`mode: got "${mode}", expected now, before or recompute`);
+// Same networks as buildResNet32 / buildResNet50 (seed 0), with the recompute switch.
+const net: Network = buildNetwork({ model: model === 'resnet32' ? 'resnet32' : 'resnet50', inputShape: [side, side, 3], numClasses: K, seed: 0, recompute: mode === 'recompute' });
 const opt = new SgdMomentum(0.9, 2e-4);
 
 function batch(seed: number): DeviceBatch {

@@ -1,7 +1,7 @@
 import { tfx, type NamedTensorMap, type Scalar, type Tensor, type Variable } from './tf';
 
 /** The parts of tfjs's engine and tape that a gradient computation needs (tfjs-core 4.x). */
-interface TapeNode {
+export interface TapeNode {
   id: number;
   kernelName: string;
   inputs: Record<string, Tensor>;
@@ -9,12 +9,16 @@ interface TapeNode {
   saved?: Tensor[];
   gradient?: (dys: (Tensor | null)[]) => Record<string, () => Tensor>;
 }
-interface Engine {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+export interface Engine {
+  state: { activeTape: TapeNode[] | null; gradientDepth: number; kernelDepth: number };
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
   startTape(): void;
   endTape(): void;
   tidy<T extends Tensor>(nameOrFn: string | (() => T), fn?: () => T): T;
+}
+
+export function tfEngine(): Engine {
+  return tfx().engine() as unknown as Engine;
 }
 
 /** The tape nodes on a path from one of `xs` to `y`, inputs pruned to those that depend on `xs`. */
@@ -42,15 +46,16 @@ export function nodesFromXsToY(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeN
 }
 
 /**
- * Walks `tape` backwards from dL/dy = 1 and returns the gradient of each of `xs`. Unlike tfjs's own
- * walk, which keeps every intermediate gradient and every node's saved activations until the end,
+ * Walks `tape` backwards from dL/dy = `seed` (default 1; the caller keeps its seed: recompute.ts
+ * seeds a segment's walk with the dy of the walk outside) and returns the gradient of each of `xs`.
+ * Unlike tfjs's own walk, which keeps every intermediate gradient and every node's saved activations until the end,
  * this frees a node's output gradients and saved tensors as soon as the node is done, as PyTorch's
  * autograd does: peak memory is the saved activations still ahead plus the gradient frontier, not
  * the sum of all of them. The arithmetic (order of nodes, accumulation by addition) is tfjs's.
  */
-function backprop(tape: TapeNode[], xs: Tensor[], y: Tensor, engine: Engine): (Tensor | undefined)[] {
+export function backprop(tape: TapeNode[], xs: Tensor[], y: Tensor, engine: Engine, seed?: Tensor): (Tensor | undefined)[] {
   const tf = tfx();
-  const grads = new Map<number, Tensor>([[y.id, tf.onesLike(y)]]);
+  const grads = new Map<number, Tensor>([[y.id, seed ? seed.clone() : tf.onesLike(y)]]);
   const xIds = new Set(xs.map((x) => x.id));
   for (let i = tape.length - 1; i >= 0; i--) {
     const node = tape[i];
@@ -88,8 +93,7 @@ function backprop(tape: TapeNode[], xs: Tensor[], y: Tensor, engine: Engine): (T
  * `f` and the gradient of every variable in `vars` that `f` depends on, by variable name.
  */
 export function leanVariableGrads(f: () => Scalar, vars: Variable[]): { value: Scalar; grads: NamedTensorMap } {
-  const tf = tfx();
-  const engine = tf.engine() as unknown as Engine;
+  const engine = tfEngine();
   if (engine.state.gradientDepth !== 0) throw new Error('leanVariableGrads: nested gradient computations are not supported');
   const trainable = vars.filter((v) => v.trainable);
   if (trainable.length === 0) throw new Error('leanVariableGrads: none of the variables is trainable');

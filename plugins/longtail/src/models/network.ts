@@ -21,16 +21,22 @@ export interface NetworkSpec {
   structureOnly?: boolean;
   /** small-cnn: channels of the first layer */
   width?: number;
+  /** ResNets: recompute each residual stage in the backward pass instead of keeping its activations */
+  recompute?: boolean;
 }
 
 function makeBackbone(spec: NetworkSpec, store: VariableStore): Backbone {
   const c = spec.inputShape[2];
   const seeds = new InitSeeds(spec.seed ?? 0, spec.structureOnly);
   const m = /^resnet(\d+)$/.exec(spec.model);
-  if (spec.model === 'small-cnn') return new SmallCnn(store, c, spec.width ?? 16, seeds);
-  if (spec.model === 'resnet50') return new ImageNetResNet(store, c, { seeds });
-  if (spec.model === 'resnext50') return new ImageNetResNet(store, c, { seeds, groups: 32, widthPerGroup: 4 });
-  if (m) return new CifarResNet(store, c, Number(m[1]), seeds);
+  const recompute = spec.recompute ?? false;
+  if (spec.model === 'small-cnn') {
+    if (recompute) throw new Error('recompute: small-cnn has no residual stages to recompute; it applies to resnet<6n+2>, resnet50 and resnext50');
+    return new SmallCnn(store, c, spec.width ?? 16, seeds);
+  }
+  if (spec.model === 'resnet50') return new ImageNetResNet(store, c, { seeds, recompute });
+  if (spec.model === 'resnext50') return new ImageNetResNet(store, c, { seeds, groups: 32, widthPerGroup: 4, recompute });
+  if (m) return new CifarResNet(store, c, Number(m[1]), seeds, undefined, recompute);
   throw new Error(`model: got "${spec.model}", expected one of ${MODEL_NAMES.join(', ')} (or resnet<6n+2>)`);
 }
 

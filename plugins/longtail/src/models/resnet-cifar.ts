@@ -1,5 +1,6 @@
 import type { Backbone } from './backbone';
 import { BatchNorm, Conv2d, InitSeeds, addSameShape, type Pass } from './layers';
+import { recomputed } from './recompute';
 import type { VariableStore } from './store';
 import { tfx, type Tensor2D, type Tensor4D } from './tf';
 
@@ -53,7 +54,7 @@ export class CifarResNet implements Backbone {
   readonly featureDim: number;
   private readonly stem: Conv2d;
   private readonly stemBn: BatchNorm;
-  private readonly blocks: CifarBasicBlock[] = [];
+  private readonly stages: { blocks: CifarBasicBlock[]; store: VariableStore }[] = [];
 
   constructor(
     readonly store: VariableStore,
@@ -61,6 +62,8 @@ export class CifarResNet implements Backbone {
     readonly depth = 32,
     seeds: InitSeeds = new InitSeeds(0),
     widths: [number, number, number] = [16, 32, 64],
+    /** recompute each residual stage in the backward pass instead of keeping its activations (see recompute.ts) */
+    readonly recompute = false,
   ) {
     if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`CIFAR ResNet depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110), got ${depth}`);
     const n = (depth - 2) / 6;
@@ -69,11 +72,13 @@ export class CifarResNet implements Backbone {
     this.stemBn = new BatchNorm(store.scope('stem_bn'), widths[0]);
     let c = widths[0];
     widths.forEach((w, stage) => {
+      const s = { blocks: [] as CifarBasicBlock[], store: store.scope(`stage${stage + 1}`) };
       for (let b = 0; b < n; b++) {
         const stride = stage > 0 && b === 0 ? 2 : 1;
-        this.blocks.push(new CifarBasicBlock(store.scope(`stage${stage + 1}/block${b + 1}`), seeds, c, w, stride));
+        s.blocks.push(new CifarBasicBlock(s.store.scope(`block${b + 1}`), seeds, c, w, stride));
         c = w;
       }
+      this.stages.push(s);
     });
     this.featureDim = c;
   }
@@ -81,7 +86,10 @@ export class CifarResNet implements Backbone {
   forward(x: Tensor4D, pass: Pass): Tensor2D {
     const tf = tfx();
     let y = tf.tidy(() => tf.relu(this.stemBn.apply(this.stem.apply(x), pass)));
-    for (const b of this.blocks) y = b.apply(y, pass);
+    for (const { blocks, store } of this.stages) {
+      const stage = (x: Tensor4D, p: Pass): Tensor4D => blocks.reduce((h, b) => b.apply(h, p), x);
+      y = this.recompute ? recomputed(stage, y, pass, store.trainable()) : stage(y, pass);
+    }
     return tf.mean(y, [1, 2]) as Tensor2D;
   }
 }

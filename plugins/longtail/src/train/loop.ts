@@ -55,8 +55,9 @@ export function datasetSpec(p: CommonParams): DatasetSpec {
 }
 
 function fingerprint(trainer: string, p: CommonParams, m: Record<string, ParamValue>): string {
-  // Parameters that do not change what is computed may differ between the run and its resumption.
-  const { workers: _w, device: _d, evalEvery: _e, ...rest } = p;
+  // Parameters that do not change what is computed may differ between the run and its resumption
+  // (recompute: the same gradients, only the memory differs, so a run may resume with it switched on).
+  const { workers: _w, device: _d, evalEvery: _e, recompute: _r, ...rest } = p;
   return JSON.stringify({ trainer, ...rest, ...m });
 }
 
@@ -117,7 +118,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
   });
 
   fs.mkdirSync(ctx.workDir, { recursive: true });
-  const net = buildNetwork({ model: p.model, inputShape: data.inputShape, numClasses: d.numClasses, seed: seedFrom(p.seed, STREAM.init), width: p.width });
+  const net = buildNetwork({ model: p.model, inputShape: data.inputShape, numClasses: d.numClasses, seed: seedFrom(p.seed, STREAM.init), width: p.width, recompute: p.recompute });
   let method: Stage1Method;
   try {
     method = o.makeMethod(net, data);

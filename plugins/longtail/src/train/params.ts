@@ -32,6 +32,12 @@ export const COMMON_PARAMS = {
   fewThreshold: { type: 'int', default: 20, min: 0, description: 'Few-shot: classes with FEWER training images than this (Kang et al.: 20)' },
   model: { type: 'categorical', default: 'resnet32', choices: MODEL_NAMES, description: 'network: CIFAR ResNet-(6n+2), resnet50, resnext50 (32x4d) or small-cnn' },
   width: { type: 'int', default: 16, min: 1, description: 'small-cnn only: channels of the first layer' },
+  recompute: {
+    type: 'bool',
+    default: false,
+    description:
+      'ResNets only: recompute each residual stage in the backward pass (gradient checkpointing) instead of keeping its activations; trades ~1 extra forward pass for memory, for large inputs such as ResNet-50 at 224',
+  },
   epochs: { type: 'int', default: 200, min: 1, description: 'stage-1 (representation) epochs' },
   batchSize: { type: 'int', default: 128, min: 2, description: 'images per step (per sampler for two-batch methods)' },
   lr: { type: 'float', default: 0.1, min: 0, log: false, description: 'stage-1 base learning rate (SGD)' },
