@@ -106,6 +106,14 @@ export function loadTf(device: Device | string = process.env.ICCL_DEVICE ?? 'aut
   return loaded.tf;
 }
 
+/**
+ * What loadTf has loaded in this thread (each worker thread has its own), or null before any load:
+ * for code that uses native TensorFlow when the caller already chose it, without loading it itself.
+ */
+export function loadedTf(): { tf: Tf; info: BackendInfo } | null {
+  return loaded;
+}
+
 /** What was loaded; loads the default device first if nothing was. */
 export function backendInfo(): BackendInfo {
   if (!loaded) loadTf();

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadTf } from '@iccl/tf-backend';
 import sharp from 'sharp';
 import { itemLoaderFromRecipe } from './item-loader';
 import { rngFor } from './rng';
@@ -31,7 +32,16 @@ export function runDecodeWorker(): void {
   const port = parentPort;
   if (!port) throw new Error('runDecodeWorker must run inside a worker thread');
   sharp.concurrency(1);
-  const load = itemLoaderFromRecipe((workerData as { recipe: WorkerRecipe }).recipe);
+  const data = workerData as { recipe: WorkerRecipe; tfDevice?: string };
+  if (data.tfDevice) {
+    // JPEGs then decode through libtensorflow in this thread (tf-jpeg.ts); without it, sharp does it all
+    try {
+      loadTf(data.tfDevice);
+    } catch {
+      /* sharp decodes everything */
+    }
+  }
+  const load = itemLoaderFromRecipe(data.recipe);
   port.on('message', async (job: DecodeJob) => {
     const x = new Float32Array(job.indices.length * job.itemSize);
     const errors: string[] = [];

@@ -5,6 +5,10 @@ export interface JpegHeader {
   height: number;
   /** EXIF orientation 1-8 (1 when absent) */
   orientation: number;
+  /** colour components in the frame: 1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK */
+  components: number;
+  /** sample precision in bits (8, or 12 in rare files) */
+  precision: number;
 }
 
 const u16 = (b: Uint8Array, o: number, little = false) => (little ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1]);
@@ -59,10 +63,10 @@ export function readJpegHeader(b: Uint8Array): JpegHeader | null {
     }
     // SOF0-SOF15 except DHT (C4), JPG (C8), DAC (CC): precision, height, width follow the length
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (len < 7) return null;
+      if (len < 8) return null;
       const height = u16(b, seg + 1);
       const width = u16(b, seg + 3);
-      return width > 0 && height > 0 ? { width, height, orientation } : null;
+      return width > 0 && height > 0 ? { width, height, orientation, components: b[seg + 5], precision: b[seg] } : null;
     }
     if (m === 0xda || m === 0xd9) return null; // scan or end before a frame header
     o += 2 + len;

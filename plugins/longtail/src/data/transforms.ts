@@ -1,7 +1,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { ImageDecodeError } from './errors';
-import { orientedSize, readJpegHeader } from './jpeg-header';
+import { orientedSize, readJpegHeader, type JpegHeader } from './jpeg-header';
+import { nativeJpegDecoder, nativeJpegSupports, orientFlipAffine } from './tf-jpeg';
 import type { Normalization, TransformOptions } from './types';
 import { NORMALIZATION } from './normalization';
 
@@ -227,9 +228,71 @@ export function cropResize(img: Sharp, W: number, H: number, box: Box, size: num
 }
 
 /**
+ * The imagenet-style geometry of one image, drawn before decoding so that either decoder gives the same
+ * augmentation for the same rng: train = random-resized-crop box, then the flip draw; eval = the centre
+ * 224 of the image resized to shorter side `evalResize`, as a box on the source (so resize-then-cut can be
+ * one filter pass over the box with its surroundings).
+ */
+interface Geometry {
+  box: Box;
+  flip: boolean;
+  /** eval: the filter reads around the box (resize of the whole image, then cut) */
+  context: boolean;
+  /** eval: the resized size the box is cut from */
+  resized?: [number, number];
+}
+
+function imagenetGeometry(W: number, H: number, t: TransformOptions, rng: () => number, train: boolean): Geometry {
+  const size = t.size;
+  if (train) {
+    const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
+    return { box, flip: t.flip && rng() < 0.5, context: false };
+  }
+  const [w, h] = resizeShorter(W, H, t.evalResize);
+  const left = Math.floor((w - size) / 2);
+  const top = Math.floor((h - size) / 2);
+  return { box: { left, top, width: size, height: size }, flip: false, context: true, resized: [w, h] };
+}
+
+/**
+ * The native TensorFlow path (tf-jpeg.ts): one decode of the crop window and one resize in libtensorflow,
+ * then orientation, flip and normalisation in one copy loop. Null when it does not apply (not loaded in
+ * this thread, not an imagenet-style transform, a JPEG it does not take) or when TensorFlow refuses the
+ * file (the sharp path then decides, and reports a broken file with its own message).
+ */
+function decodeNative(buf: Buffer, jpeg: JpegHeader, W: number, H: number, g: Geometry, t: TransformOptions, rng: () => number, train: boolean): Float32Array | null {
+  const dec = nativeJpegDecoder();
+  if (!dec || !nativeJpegSupports(jpeg)) return null;
+  const size = t.size;
+  // eval: the centre cut of the resized image, as a box of the source image
+  const box = g.resized
+    ? { left: (g.box.left * W) / g.resized[0], top: (g.box.top * H) / g.resized[1], width: (size * W) / g.resized[0], height: (size * H) / g.resized[1] }
+    : g.box;
+  let raw: Float32Array;
+  try {
+    raw = dec.cropResize(buf, jpeg, box, size, g.context, undefined, t.antialias ?? true);
+  } catch {
+    return null;
+  }
+  const n = t.normalization;
+  if (train && t.colorJitter > 0) {
+    const x = orientFlipAffine(raw, size, jpeg.orientation, g.flip, [1 / 255, 1 / 255, 1 / 255], [0, 0, 0]);
+    colorJitterInPlace(x, t.colorJitter, rng);
+    normalizeInPlace(x, n);
+    return x;
+  }
+  // (v/255 - mean)/std = v * 1/(255 std) - mean/std
+  const mul = n.std.map((s) => 1 / (255 * s));
+  const add = n.mean.map((m, c) => -m / n.std[c]);
+  return orientFlipAffine(raw, size, jpeg.orientation, g.flip, mul, add);
+}
+
+/**
  * Decodes one image file (JPEG, PNG, ...; grey, CMYK and EXIF-rotated included) to RGB and applies the
- * transform (bilinear resampling, torchvision's default): 'imagenet' = random-resized-crop + flip (train) or resize shorter side to evalResize + centre
- * crop (eval); 'cifar' = resize to size x size, then pad + random crop + flip (train). Output NHWC float32.
+ * transform (bilinear resampling, torchvision's default): 'imagenet' = random-resized-crop + flip (train) or
+ * resize shorter side to evalResize + centre crop (eval); 'cifar' = resize to size x size, then pad +
+ * random crop + flip (train). Output NHWC float32. Imagenet-style JPEGs go through libtensorflow's JPEG
+ * ops when native TensorFlow is loaded in this thread (tf-jpeg.ts), everything else through sharp.
  * Throws ImageDecodeError for missing, truncated or non-image files.
  */
 export async function decodeFile(path: string, t: TransformOptions, rng: () => number, train: boolean): Promise<Float32Array> {
@@ -252,18 +315,20 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
     }
     if (!W || !H) throw new Error('no image dimensions');
     const size = t.size;
+    const g = t.style === 'imagenet' ? imagenetGeometry(W, H, t, rng, train) : null;
+    if (g && jpeg) {
+      const x = decodeNative(buf, jpeg, W, H, g, t, rng, train);
+      if (x) return x;
+    }
     // autoOrient applies the EXIF rotation before any extract/resize/flop, whatever the call order.
     // sequentialRead: top-to-bottom decoding, measurably faster for JPEG (libvips buffers what a rotation needs)
     let img = sharp(buf, { failOn: 'warning', autoOrient: true, sequentialRead: true });
-    if (t.style === 'imagenet') {
-      if (train) {
-        const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
-        img = cropResize(img, W, H, box, size, jpeg?.orientation === 1);
-        if (t.flip && rng() < 0.5) img = img.flop();
-      } else {
-        const [w, h] = resizeShorter(W, H, t.evalResize);
-        img = img.resize(w, h, { fit: 'fill', kernel: 'linear' }).extract({ left: Math.floor((w - size) / 2), top: Math.floor((h - size) / 2), width: size, height: size });
-      }
+    if (g && train) {
+      img = cropResize(img, W, H, g.box, size, jpeg?.orientation === 1);
+      if (g.flip) img = img.flop();
+    } else if (g) {
+      const [w, h] = g.resized!;
+      img = img.resize(w, h, { fit: 'fill', kernel: 'linear' }).extract(g.box);
     } else if (W !== size || H !== size) {
       img = img.resize(size, size, { fit: 'fill', kernel: 'linear' });
     }

@@ -55,6 +55,13 @@ export interface TransformOptions {
   ratio: [number, number];
   /** horizontal flip with probability 0.5 during training */
   flip: boolean;
+  /**
+   * Random-resized-crop resampling when decoded through native TensorFlow (tf-jpeg.ts): true (default)
+   * = antialiased bilinear, Pillow's and so torchvision's filter; false = plain 2 x 2 bilinear (TensorFlow's
+   * and torchvision-on-tensors' antialias=False), which aliases a little on boxes more than 1x the output
+   * but costs a third. The sharp path and the eval path always antialias.
+   */
+  antialias?: boolean;
   /** colour jitter strength (brightness, contrast, saturation factors in [1-j, 1+j]); 0 switches it off */
   colorJitter: number;
   normalization: Normalization;

@@ -1,6 +1,19 @@
 import { Worker } from 'node:worker_threads';
+import { loadedTf } from '@iccl/tf-backend';
 import type { DecodeJob, DecodeResult } from './decode-worker';
 import type { WorkerRecipe } from './types';
+
+/**
+ * The device a decode worker loads TensorFlow for, so that it decodes JPEGs with libtensorflow as the main
+ * thread would (tf-jpeg.ts): only for imagenet-style file data and when this thread runs the native CPU
+ * package. With tfjs-node-gpu the workers keep sharp: a context per worker on the GPU build is untested
+ * (and would initialise the GPU in every worker).
+ */
+export function workerTfDevice(recipe: WorkerRecipe): string | undefined {
+  if (recipe.kind !== 'files' || recipe.transform.style !== 'imagenet' || process.env.ICCL_JPEG_DECODER === 'sharp') return undefined;
+  const l = loadedTf();
+  return l && l.info.backend === 'tensorflow' && l.info.package === '@tensorflow/tfjs-node' ? 'cpu' : undefined;
+}
 
 /**
  * Worker threads that decode items. Workers are plain Node: when this package runs from TypeScript sources
@@ -25,8 +38,9 @@ export class DecodePool {
       `if (${JSON.stringify(tsxApi)}) require(${JSON.stringify(tsxApi)}).register();`,
       `require(${JSON.stringify(modulePath)}).runDecodeWorker();`,
     ].join('\n');
+    const tfDevice = workerTfDevice(recipe);
     for (let k = 0; k < size; k++) {
-      const w = new Worker(boot, { eval: true, workerData: { recipe } });
+      const w = new Worker(boot, { eval: true, workerData: { recipe, tfDevice } });
       w.on('message', (r: DecodeResult) => {
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
