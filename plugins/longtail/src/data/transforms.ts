@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import { readFile } from 'node:fs/promises';
+import { readFile as readFileCb } from 'node:fs';
 import { ImageDecodeError } from './errors';
 import { orientedSize, readJpegHeader, type JpegHeader } from './jpeg-header';
 import { nativeJpegDecoder, nativeJpegSupports, orientFlipAffine } from './tf-jpeg';
@@ -285,6 +285,11 @@ function decodeNative(buf: Buffer, jpeg: JpegHeader, W: number, H: number, g: Ge
   const mul = n.std.map((s) => 1 / (255 * s));
   const add = n.mean.map((m, c) => -m / n.std[c]);
   return orientFlipAffine(raw, size, jpeg.orientation, g.flip, mul, add);
+}
+
+/** fs.readFile with a callback: a third less CPU per small file than fs/promises' readFile on Node 20. */
+function readFile(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => readFileCb(path, (e, b) => (e ? reject(e) : resolve(b))));
 }
 
 /**
