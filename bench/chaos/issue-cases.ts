@@ -173,10 +173,12 @@ async function case23(): Promise<void> {
       `${fresh.length} proposed (not retries), ${distinctKilled.size} distinct points; uninterrupted study: ${ref.length} trials, ${distinctRef.size} distinct points; ` +
       `the same points: ${same}`,
   );
-  const byNumber = (ts: typeof ref) => new Map(ts.map((t) => [t.number, key(t.params)]));
-  const refBy = byNumber(ref);
-  const mismatched = fresh.filter((t) => refBy.get(t.number) !== key(t.params)).map((t) => t.number);
-  say(`case 2: proposed trials whose parameters differ from the uninterrupted study's trial of the same number: ${JSON.stringify(mismatched)}`);
+  // Proposals in order (retries take numbers of their own, so the k-th proposal, not trial number k, is compared).
+  const inOrder = (ts: typeof ref) => [...ts].sort((x, y) => x.number - y.number).map((t) => key(t.params));
+  const ka = inOrder(fresh);
+  const kb = inOrder(ref);
+  const differ = ka.map((k, i) => (k === kb[i] ? -1 : i)).filter((i) => i >= 0);
+  say(`case 2: the k-th proposed point of the resumed study equals the uninterrupted study's k-th for every k: ${differ.length === 0 && ka.length === kb.length} (differing k: ${JSON.stringify(differ)})`);
   say(`case 3: after both studies ended: processes left: ${JSON.stringify(leftBehind())}`);
   say(`case 2: logs in ${a} and ${b}`);
 }

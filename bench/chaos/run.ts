@@ -3,7 +3,7 @@
  * torn journal tail and a full spool disk, each on a real demo study (ICCL on the synthetic set,
  * small budget), judged from outside (MLflow over REST, the journal or PostgreSQL through the real
  * optuna, the process table), against an uninterrupted run of the same study for the wall time.
- *   npx tsx bench/chaos/run.ts [--trials N] [--workers N] [--only name,name] [--out bench/results/chaos.md]
+ *   npx tsx bench/chaos/run.ts [--trials N] [--workers N] [--epochs N] [--only name,name] [--out bench/results/chaos.md]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +17,9 @@ const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : d);
 const TRIALS = Number(opt('--trials', '4'));
 const WORKERS = Number(opt('--workers', '2'));
+// Stage-1 epochs of each trial: long enough (about 20 s a trial on a quiet 2-core machine) that every
+// fault below hits where its row says, however fast the machine is.
+const EPOCHS = Number(opt('--epochs', '12'));
 const ONLY = opt('--only', '').split(',').filter(Boolean);
 const OUT = path.resolve(ROOT, opt('--out', 'bench/results/chaos.md'));
 const METRIC = 'eval/top1';
@@ -269,7 +272,7 @@ async function main(): Promise<void> {
       const journal = path.join(dir, 'studies.journal');
       const storage = c.storage === 'postgres' ? pgUrl : `journal:${journal}`;
       const spoolDir = path.join(dir, 'spool');
-      const args = ['run', '--space', 'demo', '--configuration', 'smoke', '--study', name, '--trials', String(TRIALS), '--workers', String(WORKERS), '--pruner', 'nop',
+      const args = ['run', '--space', 'demo', '--configuration', 'smoke', '--study', name, '--trials', String(TRIALS), '--workers', String(WORKERS), '--pruner', 'nop', '--set', `epochs=${EPOCHS}`,
         '--storage', storage, '--tracking', `mlflow:${proxy.uri}`, '--runs-dir', path.join(dir, 'runs'), '--no-report', '--heartbeat', '2'];
       const env = { ICCL_MLFLOW_SPOOL_DIR: spoolDir, MLFLOW_TRACKING_URI: undefined, ICCL_CHAOS_CASE: c.name };
       const ctx: Ctx = { dir, name, journal, spoolDir, storage, tracking: proxy.uri, proxy, run: () => startDriver(args, env), started: (n) => fs.existsSync(path.join(dir, 'runs', name, `trial-${n}`)) };
@@ -304,7 +307,7 @@ async function main(): Promise<void> {
   const lines = [
     '## Chaos: faults on a demo study (bench/chaos)',
     '',
-    `\`npx tsx bench/chaos/run.ts\` on ${new Date().toISOString().slice(0, 10)}: each row is the demo space's smoke configuration (ICCL on the synthetic set, real training), ` +
+    `\`npx tsx bench/chaos/run.ts\` on ${new Date().toISOString().slice(0, 10)}: each row is the demo space's smoke configuration (ICCL on the synthetic set, real training) with ${EPOCHS} stage-1 epochs a trial, ` +
       `${TRIALS} trials on ${WORKERS} workers, no pruning, tracking into a real MLflow server through a loopback fault proxy, ${Math.round((Date.now() - t0) / 60000)} min in all. ` +
       'Counts are judged from outside: MLflow over REST (a trial\'s points = the steps the driver recorded as its intermediate values), the study through the real optuna, the process table (orphans: trial processes and MLflow servers of the case still alive after its driver ended). ' +
       'Extra wall time is the case\'s drivers together minus the uninterrupted run; ' +
