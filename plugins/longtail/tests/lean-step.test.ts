@@ -7,16 +7,9 @@ import { SgdMomentum, addSameShape, buildNetwork, commitUpdates, crossEntropy, c
 import { leanVariableGrads } from '../src/models/lean-grads';
 import { setNativeGradients } from '../src/models/native-grads';
 import type { Scalar, Tensor, Tensor1D, Tensor4D } from '../src/models';
+import { values } from './fixed-values';
 
 const tf = loadTf('cpu');
-
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648) * 4 - 2;
-  });
-}
 
 const B = 6;
 const K = 5;

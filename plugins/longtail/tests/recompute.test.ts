@@ -6,16 +6,10 @@ import { SgdMomentum, buildNetwork, crossEntropy, crossEntropyTrainStep, discard
 import { leanVariableGrads } from '../src/models/lean-grads';
 import { recomputed } from '../src/models/recompute';
 import type { Scalar, Tensor, Tensor1D, Tensor4D } from '../src/models';
+import { values } from './fixed-values';
 
 const tf = loadTf('cpu');
 
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648) * 4 - 2;
-  });
-}
 /** max |a - b| over max |b|, computed natively (JavaScript loops over ResNet-50's 25M values are slow under jest). */
 function relDiff(a: Tensor, b: Tensor): number {
   return tf.tidy(() => tf.div(tf.max(tf.abs(tf.sub(a, b))), tf.maximum(tf.max(tf.abs(b)), 1e-3))).dataSync()[0];
