@@ -90,7 +90,13 @@ export class SystemSampler {
   private gpus = true;
 
   async sample(): Promise<SystemSample> {
-    const cpu = cpuTimes();
+    let cpu = cpuTimes();
+    // The kernel counts CPU time in 10 ms ticks: a run that ends within one tick of the last sample
+    // would get no CPU share at all, so measure it over a short window instead.
+    if (cpu.total - this.cpu.total <= 0) {
+      await new Promise((r) => setTimeout(r, 50));
+      cpu = cpuTimes();
+    }
     const dTotal = cpu.total - this.cpu.total;
     const out: SystemSample = {};
     if (dTotal > 0) out.cpu_utilization_percentage = r1(100 * (1 - (cpu.idle - this.cpu.idle) / dTotal));

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MlflowTrackingBackend } from '../src/backend';
 import { EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND } from '../src/experiment-kind';
-import { parseNvidiaSmi, withSystemMetrics } from '../src/system-metrics';
+import { parseNvidiaSmi, SystemSampler, withSystemMetrics } from '../src/system-metrics';
 import { mainClient, recordingLogger, requireEnv, tmpDir, uniqueName } from './support/env';
 
 /** MLflow's own Python client on the test server: what a user's notebook would read. */
@@ -18,6 +18,16 @@ function pyMlflow(code: string, ...args: string[]): string {
     .split('\n')
     .pop()!;
 }
+
+describe('SystemSampler', () => {
+  test('a sample taken within one 10 ms kernel tick of the last still has a CPU share (short runs)', async () => {
+    for (let i = 0; i < 20; i++) {
+      const s = await new SystemSampler().sample();
+      expect(s.cpu_utilization_percentage).toBeGreaterThanOrEqual(0);
+      expect(s.cpu_utilization_percentage).toBeLessThanOrEqual(100);
+    }
+  });
+});
 
 describe('experiments open as model training in MLflow 3.x', () => {
   test('a new experiment carries mlflow.experimentKind; an older one without a kind gets it, one with a kind keeps it', async () => {
