@@ -1,8 +1,28 @@
 import { discardUpdates, trainingPass, type Pass } from './layers';
 import { backprop, nodesFromXsToY, tfEngine, type TapeNode } from './lean-grads';
+import type { VariableStore } from './store';
 import { tfx, type Tensor, type Tensor4D, type Variable } from './tf';
 
 export type Segment = (x: Tensor4D, pass: Pass) => Tensor4D;
+
+/**
+ * A ResNet's residual stages, run in order; with `recompute`, each stage is one recomputed segment.
+ * A stage's trainable variables are listed once, when it is added, not on every step.
+ */
+export class ResidualStages {
+  private readonly stages: { run: Segment; vars: Variable[] }[] = [];
+  constructor(readonly recompute: boolean) {}
+
+  /** A stage of `blocks`, whose variables live under `store`. */
+  add(blocks: { apply: Segment }[], store: VariableStore): void {
+    const run: Segment = (x, pass) => blocks.reduce((h, b) => b.apply(h, pass), x);
+    this.stages.push({ run, vars: this.recompute ? store.trainable() : [] });
+  }
+
+  apply(x: Tensor4D, pass: Pass): Tensor4D {
+    return this.stages.reduce((y, s) => (this.recompute ? recomputed(s.run, y, pass, s.vars) : s.run(y, pass)), x);
+  }
+}
 
 /**
  * Gradient checkpointing: `segment(x, pass)` as ONE op that keeps only its input for the backward

@@ -1,6 +1,6 @@
 import type { Backbone } from './backbone';
 import { BatchNorm, Conv2d, InitSeeds, addSameShape, type Pass } from './layers';
-import { recomputed } from './recompute';
+import { ResidualStages } from './recompute';
 import type { VariableStore } from './store';
 import { tfx, type Tensor2D, type Tensor4D } from './tf';
 
@@ -54,7 +54,7 @@ export class CifarResNet implements Backbone {
   readonly featureDim: number;
   private readonly stem: Conv2d;
   private readonly stemBn: BatchNorm;
-  private readonly stages: { blocks: CifarBasicBlock[]; store: VariableStore }[] = [];
+  private readonly stages: ResidualStages;
 
   constructor(
     readonly store: VariableStore,
@@ -63,22 +63,24 @@ export class CifarResNet implements Backbone {
     seeds: InitSeeds = new InitSeeds(0),
     widths: [number, number, number] = [16, 32, 64],
     /** recompute each residual stage in the backward pass instead of keeping its activations (see recompute.ts) */
-    readonly recompute = false,
+    recompute = false,
   ) {
     if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`CIFAR ResNet depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110), got ${depth}`);
     const n = (depth - 2) / 6;
     this.name = `resnet${depth}`;
     this.stem = new Conv2d(store.scope('stem'), seeds, inChannels, widths[0], 3, 1, 'fan_in');
     this.stemBn = new BatchNorm(store.scope('stem_bn'), widths[0]);
+    this.stages = new ResidualStages(recompute);
     let c = widths[0];
     widths.forEach((w, stage) => {
-      const s = { blocks: [] as CifarBasicBlock[], store: store.scope(`stage${stage + 1}`) };
+      const stageStore = store.scope(`stage${stage + 1}`);
+      const blocks: CifarBasicBlock[] = [];
       for (let b = 0; b < n; b++) {
         const stride = stage > 0 && b === 0 ? 2 : 1;
-        s.blocks.push(new CifarBasicBlock(s.store.scope(`block${b + 1}`), seeds, c, w, stride));
+        blocks.push(new CifarBasicBlock(stageStore.scope(`block${b + 1}`), seeds, c, w, stride));
         c = w;
       }
-      this.stages.push(s);
+      this.stages.add(blocks, stageStore);
     });
     this.featureDim = c;
   }
@@ -86,10 +88,7 @@ export class CifarResNet implements Backbone {
   forward(x: Tensor4D, pass: Pass): Tensor2D {
     const tf = tfx();
     let y = tf.tidy(() => tf.relu(this.stemBn.apply(this.stem.apply(x), pass)));
-    for (const { blocks, store } of this.stages) {
-      const stage = (x: Tensor4D, p: Pass): Tensor4D => blocks.reduce((h, b) => b.apply(h, p), x);
-      y = this.recompute ? recomputed(stage, y, pass, store.trainable()) : stage(y, pass);
-    }
+    y = this.stages.apply(y, pass);
     return tf.mean(y, [1, 2]) as Tensor2D;
   }
 }

@@ -1,6 +1,6 @@
 import type { Backbone } from './backbone';
 import { BatchNorm, Conv2d, GroupedConv2d, InitSeeds, addSameShape, type Pass } from './layers';
-import { recomputed } from './recompute';
+import { ResidualStages } from './recompute';
 import type { VariableStore } from './store';
 import { tfx, type Tensor2D, type Tensor4D } from './tf';
 
@@ -60,8 +60,7 @@ export class ImageNetResNet implements Backbone {
   readonly featureDim: number;
   private readonly stem: Conv2d;
   private readonly stemBn: BatchNorm;
-  private readonly stages: { blocks: Bottleneck[]; store: VariableStore }[] = [];
-  private readonly recompute: boolean;
+  private readonly stages: ResidualStages;
 
   constructor(
     readonly store: VariableStore,
@@ -72,20 +71,21 @@ export class ImageNetResNet implements Backbone {
     const groups = options.groups ?? 1;
     const widthPerGroup = options.widthPerGroup ?? 64;
     const seeds = options.seeds ?? new InitSeeds(0);
-    this.recompute = options.recompute ?? false;
+    this.stages = new ResidualStages(options.recompute ?? false);
     this.name = groups > 1 ? `resnext50_${groups}x${widthPerGroup}d` : 'resnet50';
     this.stem = new Conv2d(store.scope('stem'), seeds, inChannels, 64, 7, 2);
     this.stemBn = new BatchNorm(store.scope('stem_bn'), 64);
     let c = 64;
     [64, 128, 256, 512].forEach((planes, stage) => {
       const width = Math.floor(planes * (widthPerGroup / 64)) * groups;
-      const s = { blocks: [] as Bottleneck[], store: store.scope(`stage${stage + 1}`) };
+      const stageStore = store.scope(`stage${stage + 1}`);
+      const blocks: Bottleneck[] = [];
       for (let b = 0; b < layers[stage]; b++) {
         const stride = stage > 0 && b === 0 ? 2 : 1;
-        s.blocks.push(new Bottleneck(s.store.scope(`block${b + 1}`), seeds, c, width, planes * 4, stride, groups));
+        blocks.push(new Bottleneck(stageStore.scope(`block${b + 1}`), seeds, c, width, planes * 4, stride, groups));
         c = planes * 4;
       }
-      this.stages.push(s);
+      this.stages.add(blocks, stageStore);
     });
     this.featureDim = c;
   }
@@ -93,10 +93,7 @@ export class ImageNetResNet implements Backbone {
   forward(x: Tensor4D, pass: Pass): Tensor2D {
     const tf = tfx();
     let y = tf.tidy(() => tf.maxPool(tf.relu(this.stemBn.apply(this.stem.apply(x), pass)), 3, 2, 'same'));
-    for (const { blocks, store } of this.stages) {
-      const stage = (x: Tensor4D, p: Pass): Tensor4D => blocks.reduce((h, b) => b.apply(h, p), x);
-      y = this.recompute ? recomputed(stage, y, pass, store.trainable()) : stage(y, pass);
-    }
+    y = this.stages.apply(y, pass);
     return tf.mean(y, [1, 2]) as Tensor2D;
   }
 }
