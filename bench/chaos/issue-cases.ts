@@ -14,7 +14,6 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { MlflowClient } from '@iccl/mlflow';
 import { endState, journalTrials, ROOT, startDriver, until, type Driver } from '../../e2e/tests/support/fault-judge';
 
@@ -83,23 +82,6 @@ async function finished(d: Driver, codes = [0]): Promise<number> {
   return e.ms;
 }
 
-/** The search CLI in its own process with `cwd` as its working directory (outside the repository). */
-function driverIn(cwd: string, args: string[], env: Record<string, string | undefined>): Driver {
-  const t0 = Date.now();
-  let out = '';
-  const loader = pathToFileURL(require.resolve('tsx')).href;
-  const proc = spawn(process.execPath, ['--import', loader, path.join(ROOT, 'search/src/driver/cli.ts'), ...args], {
-    cwd,
-    // tsx finds the workspace's source paths from the current folder up; this one is outside the repository.
-    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'), ICCL_ISSUE_CASES: MARK, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - t0 })));
-  return { proc, output: () => out, exited };
-}
-
 const lines: string[] = [];
 const say = (s: string) => {
   lines.push(s);
@@ -146,7 +128,7 @@ async function case23(): Promise<void> {
   const a = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-case2-killed-'));
   const b = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-case2-plain-'));
   const started = (dir: string, n: number) => fs.existsSync(path.join(dir, 'runs', 'demo', `trial-${n}`));
-  const first = driverIn(a, demoArgs(a, 'demo'), { ...env, ICCL_MLFLOW_SPOOL_DIR: path.join(a, 'spool') });
+  const first = startDriver(demoArgs(a, 'demo'), { ...env, ICCL_MLFLOW_SPOOL_DIR: path.join(a, 'spool') }, a);
   await until('trials 2 and 3', () => started(a, 2) && started(a, 3), 1_800_000);
   await sleep(5000);
   first.proc.kill('SIGKILL');
@@ -154,8 +136,8 @@ async function case23(): Promise<void> {
   await sleep(6000); // the watchdog: SIGTERM, then SIGKILL after its grace
   const afterKill = leftBehind();
   say(`case 3: 6 s after the driver's SIGKILL (trials 2 and 3 running): processes left: ${afterKill.length} ${JSON.stringify(afterKill)}`);
-  const again = driverIn(a, demoArgs(a, 'demo'), { ...env, ICCL_MLFLOW_SPOOL_DIR: path.join(a, 'spool') });
-  const plain = driverIn(b, demoArgs(b, 'demo'), { ...env, ICCL_MLFLOW_SPOOL_DIR: path.join(b, 'spool') });
+  const again = startDriver(demoArgs(a, 'demo'), { ...env, ICCL_MLFLOW_SPOOL_DIR: path.join(a, 'spool') }, a);
+  const plain = startDriver(demoArgs(b, 'demo'), { ...env, ICCL_MLFLOW_SPOOL_DIR: path.join(b, 'spool') }, b);
   await finished(again);
   await finished(plain);
   fs.writeFileSync(path.join(a, 'driver-1.log'), first.output());
@@ -186,10 +168,11 @@ async function case23(): Promise<void> {
 async function case3Artifacts(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-case3-cwd-'));
   const other = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-case3-store-'));
-  const d = driverIn(work, ['run', '--space', 'toy', '--study', 'artifacts', '--trials', '1', '--workers', '1', '--set', 'epochs=2', '--storage', `journal:${path.join(work, 's.journal')}`, '--tracking', `mlflow:sqlite:///${other}/mlflow.db`, '--no-report'], {
+  const d = startDriver(['run', '--space', 'toy', '--study', 'artifacts', '--trials', '1', '--workers', '1', '--set', 'epochs=2', '--storage', `journal:${path.join(work, 's.journal')}`, '--tracking', `mlflow:sqlite:///${other}/mlflow.db`, '--no-report'], {
     MLFLOW_TRACKING_URI: undefined,
     ICCL_MLFLOW_SPOOL_DIR: path.join(work, 'spool'),
-  });
+    ICCL_ISSUE_CASES: MARK,
+  }, work);
   const code = (await d.exited).code;
   const out = d.output();
   const list = (p: string): string[] => (fs.existsSync(p) ? fs.readdirSync(p, { recursive: true }).map(String) : []);

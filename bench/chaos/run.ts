@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { LocalMlflowServer, MlflowClient } from '@iccl/mlflow';
 import { FaultProxy } from '../../tools/fault-proxy/fault-proxy';
+import { mountTinyDisk, unmountTinyDisk } from '../../tools/faults/tiny-disk';
 import { endState, journalTrials, ROOT, startDriver, until, type Driver, type EndState, type JournalTrial } from '../../e2e/tests/support/fault-judge';
 
 const argv = process.argv.slice(2);
@@ -96,6 +97,31 @@ const later = (ms: number) => {
   return (cond: () => boolean) => () => cond() && (t0 ||= Date.now()) > 0 && Date.now() - t0 >= ms;
 };
 
+/** Processes of a case still alive after its driver was SIGKILLed and its watchdog acted, by case. */
+const orphansAfterKill = new Map<string, number>();
+
+/** Starts the study and waits until trial `n` has run `ms`. */
+async function runUntil(c: Ctx, n: number, ms: number): Promise<Driver> {
+  const d = c.run();
+  await until(`trial ${n}`, later(ms)(() => c.started(n)), 900_000);
+  return d;
+}
+
+/**
+ * SIGKILLs the driver, counts what outlived it once its watchdog has acted, lets `damage` hit the
+ * storage, then runs the same command again.
+ */
+async function killAndRerun(c: Ctx, d: Driver, damage?: () => void): Promise<Driver[]> {
+  d.proc.kill('SIGKILL');
+  await finished(d, [137]);
+  await sleep(5000); // the watchdog's grace: SIGTERM, then SIGKILL after 3 s
+  orphansAfterKill.set(c.name, marked(c.name).length);
+  damage?.();
+  const again = c.run();
+  await finished(again);
+  return [d, again];
+}
+
 const CASES: Case[] = [
   { name: 'none (baseline)', when: '-', inject: async (c) => { const d = c.run(); await finished(d); return [d]; } },
   {
@@ -148,38 +174,25 @@ const CASES: Case[] = [
     when: '64 KiB tmpfs spool, tracking refused from trial 0 + 5 s to trial 2\'s start',
     inject: async (c) => {
       fs.mkdirSync(c.spoolDir, { recursive: true });
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', c.spoolDir]);
+      mountTinyDisk(c.spoolDir, '64k');
       try {
         const a = later(5000);
         return await outage(c, 'refuse', a(() => c.started(0)), () => c.started(2));
       } finally {
-        execFileSync('umount', ['-l', c.spoolDir]);
+        unmountTinyDisk(c.spoolDir);
       }
     },
   },
   {
     name: 'driver SIGKILL',
     when: 'trial 1 running 10 s; the same command again',
-    inject: async (c) => {
-      const d = c.run();
-      const w = later(10_000);
-      await until('trial 1', w(() => c.started(1)), 900_000);
-      d.proc.kill('SIGKILL');
-      await finished(d, [137]);
-      await sleep(5000); // the watchdog's grace: SIGTERM, then SIGKILL after 3 s
-      orphansAfterKill.set(c.name, marked(c.name).length);
-      const again = c.run();
-      await finished(again);
-      return [d, again];
-    },
+    inject: async (c) => killAndRerun(c, await runUntil(c, 1, 10_000)),
   },
   {
     name: 'trial process SIGKILL',
     when: 'trial 1\'s process, 10 s in',
     inject: async (c) => {
-      const d = c.run();
-      const w = later(10_000);
-      await until('trial 1', w(() => c.started(1)), 900_000);
+      const d = await runUntil(c, 1, 10_000);
       const kids = childrenOf(d.proc.pid!).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('trial-child'));
       if (kids.length) process.kill(kids[kids.length - 1], 'SIGKILL');
       await finished(d);
@@ -191,9 +204,7 @@ const CASES: Case[] = [
     when: 'fast restart while trials 0 and 1 run',
     storage: 'postgres',
     inject: async (c) => {
-      const d = c.run();
-      const w = later(8000);
-      await until('trial 1', w(() => c.started(1)), 900_000);
+      const d = await runUntil(c, 1, 8000);
       pgRestart();
       await finished(d);
       return [d];
@@ -202,22 +213,10 @@ const CASES: Case[] = [
   {
     name: 'torn journal tail',
     when: 'driver SIGKILL at trial 1 + 10 s, half a record appended; the same command again',
-    inject: async (c) => {
-      const d = c.run();
-      const w = later(10_000);
-      await until('trial 1', w(() => c.started(1)), 900_000);
-      d.proc.kill('SIGKILL');
-      await finished(d, [137]);
-      await sleep(5000);
-      fs.appendFileSync(c.journal, '{"op_code": 5, "worker_id": "torn", "trial_id": 1, "state"');
-      const again = c.run();
-      await finished(again);
-      return [d, again];
-    },
+    inject: async (c) => killAndRerun(c, await runUntil(c, 1, 10_000), () => fs.appendFileSync(c.journal, '{"op_code": 5, "worker_id": "torn", "trial_id": 1, "state"')),
   },
 ];
 
-const orphansAfterKill = new Map<string, number>();
 let pgDir = '';
 let pgUrl = '';
 function pgStart(): void {

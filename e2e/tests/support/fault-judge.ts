@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { MlflowClient, type Run } from '@iccl/mlflow';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -122,11 +123,17 @@ export interface Driver {
   exited: Promise<{ code: number | null; signal: string | null; ms: number }>;
 }
 
-/** The search CLI as a user runs it, in its own process, from the repository root. */
-export function startDriver(args: string[], env: Record<string, string | undefined>): Driver {
+/**
+ * The search CLI as a user runs it, in its own process, from the repository root or from `cwd` (a
+ * folder outside the repository: then tsx is given the workspace's tsconfig, which it finds from the
+ * current folder up).
+ */
+export function startDriver(args: string[], env: Record<string, string | undefined>, cwd = ROOT): Driver {
   const t0 = Date.now();
   let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const loader = pathToFileURL(require.resolve('tsx')).href;
+  const where = cwd === ROOT ? {} : { TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json') };
+  const proc = spawn(process.execPath, ['--import', loader, CLI, ...args], { cwd, env: { ...process.env, ...where, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - t0 })));

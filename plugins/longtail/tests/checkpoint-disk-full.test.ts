@@ -1,34 +1,22 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { loadTf } from '@iccl/tf-backend';
 import { loadTensors, saveTensors } from '../src/models';
+import { mountTinyDisk, unmountTinyDisk } from '../../../tools/faults/tiny-disk';
 
 const tf = loadTf('cpu');
-
-/**
- * A full disk under a checkpoint, made real: a 64 KiB tmpfs (needs root and mount, which CI has;
- * anywhere else this test fails saying so, it never skips).
- */
-function mountTiny(dir: string, size: string): void {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`this test mounts a tiny tmpfs to fill a disk and needs root with mount (as in CI): ${(e as Error).message.split('\n')[0]}`);
-  }
-}
 
 describe('checkpoint on a full disk', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-ckpt-full-'));
   let mounted = false;
   afterAll(() => {
-    if (mounted) execFileSync('umount', [root]);
+    if (mounted) unmountTinyDisk(root);
     fs.rmSync(root, { recursive: true, force: true });
   });
 
   test('one error naming the folder and ENOSPC; the previous checkpoint stays whole; no partial copy left', async () => {
-    mountTiny(root, '64k');
+    mountTinyDisk(root, '64k');
     mounted = true;
     const dir = path.join(root, 'checkpoint');
     const small = tf.tensor1d([1, 2, 3, 4]);

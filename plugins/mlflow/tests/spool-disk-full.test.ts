@@ -7,28 +7,17 @@ import { freePort } from '../src/local-server';
 import { readRecords } from '../src/records';
 import type { MlflowTracker } from '../src/tracker';
 import { FAST_RETRY, recordingLogger, tmpDir, uniqueName } from './support/env';
-
-/**
- * A full disk under the spool, made real: a 64 KiB tmpfs mounted on the spool folder (needs root
- * and mount, which CI has; anywhere else this test fails saying so, it never skips).
- */
-function mountTiny(dir: string, size: string): void {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`this test mounts a tiny tmpfs to fill a disk and needs root with mount (as in CI): ${(e as Error).message.split('\n')[0]}`);
-  }
-}
+import { mountTinyDisk, unmountTinyDisk } from '../../../tools/faults/tiny-disk';
 
 describe('spool on a full disk', () => {
   const dir = tmpDir('full');
   let mounted = false;
   afterAll(() => {
-    if (mounted) execFileSync('umount', [dir]);
+    if (mounted) unmountTinyDisk(dir);
   });
 
   test('one clear error naming the path; nothing written is lost or torn; the rest is spooled once there is room', async () => {
-    mountTiny(dir, '64k');
+    mountTinyDisk(dir, '64k');
     mounted = true;
     const spoolDir = path.join(dir, 'spool');
     const port = await freePort(); // nothing listens: the server is down for the whole test
