@@ -316,13 +316,18 @@ export class TfJpegDecoder {
 
 const decoders = new WeakMap<object, TfJpegDecoder>();
 
+/** ICCL_JPEG_DECODER=sharp: every JPEG goes through sharp, in every thread. */
+export function nativeJpegSwitchedOff(): boolean {
+  return process.env.ICCL_JPEG_DECODER === 'sharp';
+}
+
 /**
  * The native decoder when native TensorFlow (tfjs-node or tfjs-node-gpu) is loaded in this thread, else
  * null (PNG and others, the pure-JS backend, or nothing loaded: the caller decodes with sharp). It never
  * loads TensorFlow itself. ICCL_JPEG_DECODER=sharp switches it off.
  */
 export function nativeJpegDecoder(): TfJpegDecoder | null {
-  if (process.env.ICCL_JPEG_DECODER === 'sharp') return null;
+  if (nativeJpegSwitchedOff()) return null;
   const l = loadedTf();
   if (!l || l.info.backend !== 'tensorflow') return null;
   const backend = l.tf.backend() as unknown as { binding?: Binding };

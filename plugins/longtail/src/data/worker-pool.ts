@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { loadedTf } from '@iccl/tf-backend';
 import type { DecodeJob, DecodeResult } from './decode-worker';
+import { nativeJpegSwitchedOff } from './tf-jpeg';
 import type { WorkerRecipe } from './types';
 
 /**
@@ -10,7 +11,7 @@ import type { WorkerRecipe } from './types';
  * (and would initialise the GPU in every worker).
  */
 export function workerTfDevice(recipe: WorkerRecipe): string | undefined {
-  if (recipe.kind !== 'files' || recipe.transform.style !== 'imagenet' || process.env.ICCL_JPEG_DECODER === 'sharp') return undefined;
+  if (recipe.kind !== 'files' || recipe.transform.style !== 'imagenet' || nativeJpegSwitchedOff()) return undefined;
   const l = loadedTf();
   return l && l.info.backend === 'tensorflow' && l.info.package === '@tensorflow/tfjs-node' ? 'cpu' : undefined;
 }
