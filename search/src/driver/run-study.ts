@@ -141,7 +141,10 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
       startupSeconds: o.startupSeconds ?? 300,
       trialTimeout: o.trialTimeout ?? null,
       abortGraceMs: o.abortGraceMs ?? 10_000,
-      onReport: (step, metrics, ask) => recordReport(results, t, step, metrics, ask),
+      onReport: async (step, metrics, ask) => {
+        await tracked.flushed();
+        return recordReport(results, t, step, metrics, ask);
+      },
       onTrack: (m) => tracked.forward(m),
       trackingSettled: () => tracked.settled(),
     });

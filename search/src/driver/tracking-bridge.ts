@@ -43,6 +43,15 @@ export class TrialTracking {
     else this.pending.push(t.logArtifact(m.localPath, m.artifactPath).catch(() => undefined));
   }
 
+  /**
+   * Resolves when what was forwarded so far is on the server or in the spool file (bounded by the
+   * tracker's wait): a report is recorded in the study only after its metrics are, so a driver killed
+   * between the two never leaves the study with a point its run lacks.
+   */
+  async flushed(): Promise<void> {
+    if (this.tracker) await this.tracker.flush();
+  }
+
   /** Resolves when the artifacts forwarded so far are uploaded (or failed). */
   async settled(): Promise<void> {
     await Promise.all(this.pending);
