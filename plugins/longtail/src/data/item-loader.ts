@@ -1,5 +1,6 @@
 import { decodeFile } from './transforms';
 import { transformPixels } from './transforms';
+import { storeItemLoader } from './store-dataset';
 import type { WorkerRecipe } from './types';
 
 /** Rebuilds a data set's `load` from its worker recipe (used inside decode workers). */
@@ -8,5 +9,6 @@ export function itemLoaderFromRecipe(r: WorkerRecipe): (i: number, rng: () => nu
     const n = r.height * r.width * 3;
     return async (i, rng, train) => transformPixels(r.pixels.subarray(i * n, (i + 1) * n), r.height, r.width, r.transform, rng, train);
   }
+  if (r.kind === 'store') return storeItemLoader(r);
   return (i, rng, train) => decodeFile(r.paths[i], r.transform, rng, train);
 }

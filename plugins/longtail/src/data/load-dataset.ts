@@ -14,6 +14,7 @@ import { exponentialProfile, longTailSubset } from './longtail-profile';
 import { MemoryDataset } from './memory-dataset';
 import { NORMALIZATION } from './normalization';
 import { defaultCacheDir, prepareCifar10Jpeg, prepareInat18Index } from './prepare';
+import { usePreparedStore } from './store-dataset';
 import { syntheticDataset } from './synthetic';
 import { transformOptions } from './transforms';
 import type { DataSplit, DatasetSpec, ImageDataset, LoadOptions, Normalization, TransformOptions } from './types';
@@ -104,8 +105,16 @@ async function verifyFiles(ds: FileDataset, listFile: string): Promise<void> {
   if (missing.length) throw new DataFormatError(listFile, `image ${missing[0]}`, `file not found${missing.length > 1 ? ` (and ${missing.length - 1}+ more)` : ''}: expected every listed image to exist`);
 }
 
-/** Opens a data set described by `spec`; validates files on the way (errors name file, line/key, expectation). */
+/**
+ * Opens a data set described by `spec`; validates files on the way (errors name file, line/key, expectation).
+ * Image files are read from their prepared store when one was built for them (store-dataset.ts).
+ */
 export async function loadDataset(spec: DatasetSpec, opts: LoadOptions = {}): Promise<DataSplit> {
+  return usePreparedStore(await loadOriginals(spec, opts), spec, opts.log);
+}
+
+/** loadDataset without the prepared store: what the preparation itself reads. */
+export async function loadOriginals(spec: DatasetSpec, opts: LoadOptions = {}): Promise<DataSplit> {
   opts.signal?.throwIfAborted();
   switch (spec.kind) {
     case 'synthetic':

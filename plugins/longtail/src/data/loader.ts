@@ -1,6 +1,7 @@
 import type { Logger } from '@iccl/trainer-api';
 import type { Sampler } from '../samplers/sampler';
 import { rngFor } from './rng';
+import { CORRUPT_SHARD } from './shard-file';
 import type { ImageDataset } from './types';
 import { DecodePool } from './worker-pool';
 
@@ -151,7 +152,8 @@ export function makeLoader(ds: ImageDataset, sampler: Sampler, opts: LoaderOptio
           r.errors.forEach((err, j) => {
             const id = ds.itemId(r.idx[j]);
             if (err) {
-              if (opts.strict) throw new Error(`image ${id} (index ${r.idx[j]}): ${err}`);
+              // a corrupt prepared shard is the store's fault, not one bad image: stop and name the file
+              if (opts.strict || err.includes(CORRUPT_SHARD)) throw new Error(err.includes(CORRUPT_SHARD) ? err : `image ${id} (index ${r.idx[j]}): ${err}`);
               stats.skipped++;
               if (stats.skippedItems.length < 100) stats.skippedItems.push({ id, reason: err });
               // One line per image for the first 20, then a single notice: a broken folder must not flood the log.

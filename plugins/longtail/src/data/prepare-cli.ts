@@ -1,11 +1,17 @@
 /**
  * Builds the expensive, reusable data artefacts once:
  *   npx tsx plugins/longtail/src/data/prepare-cli.ts cifar10 [--cache-dir DIR] [--tarball FILE]
- *   npx tsx plugins/longtail/src/data/prepare-cli.ts inat18 --data-dir DIR [--format json|txt] [--cache-dir DIR]
- * Prints the prepared path and whether it was already there; a second run with unchanged inputs is instant.
+ *   npx tsx plugins/longtail/src/data/prepare-cli.ts inat18 --data-dir DIR [--format json|txt] [store options]
+ *   npx tsx plugins/longtail/src/data/prepare-cli.ts imagenet-lt --data-dir DIR [--list-dir DIR] [store options]
+ *   npx tsx plugins/longtail/src/data/prepare-cli.ts image-folder --data-dir DIR [store options]
+ * store options: [--side 256] [--store-format jpeg|raw] [--quality 90] [--cache-dir DIR] [--no-store]
+ * Prints what was prepared and whether it was already there; a second run with unchanged inputs only
+ * checks the store (every shard's records against their CRCs) and rewrites what is missing or damaged.
  */
 import { consoleLogger } from '@iccl/trainer-api';
 import { prepareCifar10Jpeg, prepareInat18Index, sharedCifar10Tarball } from './prepare';
+import { prepareStoreFor } from './prepare-store';
+import type { DatasetKind } from './types';
 
 function option(args: string[], name: string): string | undefined {
   // Both `--name value` and `--name=value` (the form Nx forwards).
@@ -16,6 +22,26 @@ function option(args: string[], name: string): string | undefined {
   const v = args[i + 1];
   if (!v || v.startsWith('--')) throw new Error(`${name}: missing value`);
   return v;
+}
+
+function intOption(args: string[], name: string): number | undefined {
+  const v = option(args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`${name} = ${JSON.stringify(v)}: expected a positive integer`);
+  return Number(v);
+}
+
+async function storeMain(kind: DatasetKind, dataDir: string, rest: string[], t0: number): Promise<void> {
+  if (rest.includes('--no-store')) return;
+  const format = option(rest, '--store-format');
+  if (format !== undefined && format !== 'jpeg' && format !== 'raw') throw new Error(`--store-format = ${JSON.stringify(format)}: expected jpeg or raw`);
+  const params = { side: intOption(rest, '--side'), format, quality: intOption(rest, '--quality') };
+  const defined = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
+  const log = consoleLogger('prepare');
+  const spec = { kind, dataDir, cacheDir: option(rest, '--cache-dir'), listDir: option(rest, '--list-dir'), inatFormat: option(rest, '--format') as 'json' | 'txt' | undefined };
+  const r = await prepareStoreFor(spec, { params: defined, log });
+  const state = r.built + r.rebuilt === 0 ? 'cached' : `built ${r.built}, rebuilt ${r.rebuilt}, kept ${r.kept} shards`;
+  process.stdout.write(`${r.dir}\t${state}\t${Date.now() - t0} ms\t${r.items} images\t${r.failedImages} undecodable\n`);
 }
 
 export async function prepareMain(argv: string[]): Promise<number> {
@@ -31,19 +57,22 @@ export async function prepareMain(argv: string[]): Promise<number> {
     process.stdout.write(`${r.path}\t${r.cached ? 'cached' : 'built'}\t${Date.now() - t0} ms\n`);
     return 0;
   }
-  if (what === 'inat18') {
+  if (what === 'inat18' || what === 'imagenet-lt' || what === 'image-folder') {
     const dataDir = option(rest, '--data-dir');
     // Under Nx the search target checks the data itself and says what it expects.
     if (!dataDir && rest.includes('--if-present')) return 0;
-    if (!dataDir) throw new Error('--data-dir: missing: expected the folder with train2018.json / val2018.json or the iNaturalist18_*.txt lists');
-    const format = option(rest, '--format');
-    if (format !== undefined && format !== 'json' && format !== 'txt') throw new Error(`--format = ${JSON.stringify(format)}: expected json or txt`);
-    const r = await prepareInat18Index(dataDir, { format, cacheDir: option(rest, '--cache-dir'), log });
-    const v = r.value;
-    process.stdout.write(`${r.path}\t${r.cached ? 'cached' : 'built'}\t${Date.now() - t0} ms\t${v.classNames.length} classes\t${v.train.paths.length} train\t${v.val.paths.length} val\n`);
+    if (!dataDir) throw new Error(`--data-dir: missing: expected the folder of the ${what} data set`);
+    if (what === 'inat18') {
+      const format = option(rest, '--format');
+      if (format !== undefined && format !== 'json' && format !== 'txt') throw new Error(`--format = ${JSON.stringify(format)}: expected json or txt`);
+      const r = await prepareInat18Index(dataDir, { format, cacheDir: option(rest, '--cache-dir'), log });
+      const v = r.value;
+      process.stdout.write(`${r.path}\t${r.cached ? 'cached' : 'built'}\t${Date.now() - t0} ms\t${v.classNames.length} classes\t${v.train.paths.length} train\t${v.val.paths.length} val\n`);
+    }
+    await storeMain(what, dataDir, rest, Date.now());
     return 0;
   }
-  process.stderr.write('usage: prepare-cli.ts cifar10 [--cache-dir DIR] [--tarball FILE] | inat18 --data-dir DIR [--format json|txt] [--cache-dir DIR]\n');
+  process.stderr.write('usage: prepare-cli.ts cifar10 [--cache-dir DIR] [--tarball FILE] | inat18|imagenet-lt|image-folder --data-dir DIR [--format json|txt] [--list-dir DIR] [--side N] [--store-format jpeg|raw] [--quality Q] [--cache-dir DIR] [--no-store]\n');
   return 2;
 }
 

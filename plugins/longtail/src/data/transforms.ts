@@ -307,6 +307,12 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
   } catch (e) {
     throw new ImageDecodeError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message);
   }
+  return decodeBuffer(buf, path, t, rng, train);
+}
+
+/** decodeFile of an encoded image already in memory (a prepared store's record); `name` goes into errors. */
+export async function decodeBuffer(buf: Buffer, name: string, t: TransformOptions, rng: () => number, train: boolean): Promise<Float32Array> {
+  const path = name;
   try {
     const jpeg = readJpegHeader(buf);
     let W: number | undefined;
@@ -348,4 +354,20 @@ export async function decodeFile(path: string, t: TransformOptions, rng: () => n
   } catch (e) {
     throw new ImageDecodeError(path, (e as Error).message.split('\n')[0]);
   }
+}
+
+/**
+ * The imagenet-style transform of raw RGB pixels (a prepared store in raw format): the same geometry and
+ * the same draws as decodeFile, resampled by libvips (no decode).
+ */
+export async function decodeRawRgb(px: Buffer, W: number, H: number, name: string, t: TransformOptions, rng: () => number, train: boolean): Promise<Float32Array> {
+  if (px.length !== W * H * 3) throw new ImageDecodeError(name, `${px.length} bytes: expected ${W} x ${H} x 3`);
+  if (t.style !== 'imagenet') throw new ImageDecodeError(name, `raw pixels take the imagenet-style transform, not '${t.style}'`);
+  const g = imagenetGeometry(W, H, t, rng, train);
+  let img = sharp(px, { raw: { width: W, height: H, channels: 3 } });
+  if (train) {
+    img = cropResize(img, W, H, g.box, t.size, false);
+    if (g.flip) img = img.flop();
+  } else img = img.resize(g.resized![0], g.resized![1], { fit: 'fill', kernel: 'linear' }).extract(g.box);
+  return finish(await img.raw().toBuffer(), t, rng, train);
 }

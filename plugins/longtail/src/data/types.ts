@@ -24,6 +24,8 @@ export interface DatasetDescription {
   source: string;
   /** the imbalance factor applied, when the set was made long-tailed here */
   imbalanceFactor?: number;
+  /** set when the images are read from a prepared store (prepared-store.ts): its parameters and the originals' source */
+  prepared?: { side: number; format: 'jpeg' | 'raw'; quality: number; from: string };
 }
 
 /** Per-channel normalisation applied after scaling pixels to [0, 1]. */
@@ -38,7 +40,9 @@ export interface Normalization {
  */
 export type WorkerRecipe =
   | { kind: 'memory'; pixels: Uint8Array; height: number; width: number; transform: TransformOptions }
-  | { kind: 'files'; paths: string[]; transform: TransformOptions };
+  | { kind: 'files'; paths: string[]; transform: TransformOptions }
+  /** a prepared store (store-dataset.ts): shard files and per item ITEM_ROW u32 in shared memory */
+  | { kind: 'store'; shards: string[]; rows: Uint32Array; format: 'jpeg' | 'raw'; transform: TransformOptions; rebuild: string };
 
 /** How items are turned into network input (see transforms.ts). */
 export interface TransformOptions {
@@ -135,6 +139,9 @@ export interface DatasetSpec {
   listDir?: string;
   /** where prepared caches live (inat18 index: <dataDir>/.cache, else $ICCL_DATA_CACHE or <repo>/.data when that is read-only; CIFAR-10 unpack: $ICCL_DATA_CACHE or <repo>/.data) */
   cacheDir?: string;
+  /** image files (inat18, imagenet-lt, image-folder, 224-style): read the prepared store when one was built
+   *  (default true = the default parameters, or the parameters given); false or ICCL_PREPARED=off reads the originals */
+  prepared?: boolean | Partial<{ side: number; format: 'jpeg' | 'raw'; quality: number }>;
   /** cifar10-lt/cifar100-lt: download the official binary archives when dataDir has none */
   download?: boolean;
 }

@@ -6,12 +6,12 @@ import type { WorkerRecipe } from './types';
 
 /**
  * The device a decode worker loads TensorFlow for, so that it decodes JPEGs with libtensorflow as the main
- * thread would (tf-jpeg.ts): only for imagenet-style file data and when this thread runs the native CPU
+ * thread would (tf-jpeg.ts): only for imagenet-style JPEG files or JPEG store records and when this thread runs the native CPU
  * package. With tfjs-node-gpu the workers keep sharp: a context per worker on the GPU build is untested
  * (and would initialise the GPU in every worker).
  */
 export function workerTfDevice(recipe: WorkerRecipe): string | undefined {
-  if (recipe.kind !== 'files' || recipe.transform.style !== 'imagenet' || nativeJpegSwitchedOff()) return undefined;
+  if (recipe.kind === 'memory' || (recipe.kind === 'store' && recipe.format === 'raw') || recipe.transform.style !== 'imagenet' || nativeJpegSwitchedOff()) return undefined;
   const l = loadedTf();
   return l && l.info.backend === 'tensorflow' && l.info.package === '@tensorflow/tfjs-node' ? 'cpu' : undefined;
 }
