@@ -18,6 +18,13 @@ const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   return resolveFilename.call(this, SOURCES[request] ?? request, ...rest);
 };
+// Tests see a copy of process.env, so what @iccl/tf-backend sets there before loading libtensorflow
+// (oneDNN kernels on, INFO logs off) never reaches the library's getenv: set it here, in jest's own
+// process, whose real environment the test workers inherit. Without it, tests computed with other
+// kernels than the trainers do outside jest (bench/methods/golden.ts found the difference).
+process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
