@@ -27,6 +27,17 @@ export class TrialFailed extends Error {
   }
 }
 
+/** One optimisation step as a trainer saw it: its loss and the loss's named terms. */
+export interface StepRecord {
+  /** 1 for stage 1 (representation), 2 for a second stage such as cRT */
+  stage: number;
+  /** 0-based epoch within the stage, and step within the epoch */
+  epoch: number;
+  step: number;
+  loss: number;
+  terms: Record<string, number>;
+}
+
 /** What a trainer sees of the world that runs it. */
 export interface TrialContext {
   /** Unique id of the trial within its study (or of a standalone run). */
@@ -39,6 +50,11 @@ export interface TrialContext {
   report(step: number, metrics: Record<string, number>): Promise<void>;
   readonly tracker: Tracker;
   readonly log: Logger;
+  /**
+   * Optional observer of every optimisation step, called after the step is applied (golden traces,
+   * re-verification of a recorded run). Most callers leave it unset; it must not throw.
+   */
+  readonly onStep?: (s: StepRecord) => void;
 }
 
 export interface TrialResult {

@@ -264,6 +264,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
               ...termValues,
             });
           }
+          ctx.onStep?.({ stage: 1, epoch, step, loss, terms: termValues });
           sums.loss = (sums.loss ?? 0) + loss;
           for (const [k, v] of Object.entries(termValues)) sums[k] = (sums[k] ?? 0) + v;
           images += rawA.n + (rawB?.n ?? 0);
@@ -349,6 +350,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
           opt.apply(classifierVars, out.grads, lr);
           tf.dispose([h, out.value, ...Object.values(out.grads)]);
           disposeBatch(b);
+          ctx.onStep?.({ stage: 2, epoch, step, loss, terms: { ce: loss } });
           sum += loss;
           images += raw.n;
           nSteps++;

@@ -38,6 +38,12 @@ export const COMMON_PARAMS = {
     description:
       'ResNets only: recompute each residual stage in the backward pass (gradient checkpointing) instead of keeping its activations; trades ~1 extra forward pass for memory, for large inputs such as ResNet-50 at 224',
   },
+  engine: {
+    type: 'categorical',
+    default: 'eager',
+    choices: ['eager'],
+    description: "how a training step runs: 'eager', one TensorFlow call per op from JavaScript (the reference); protocols pin it",
+  },
   epochs: { type: 'int', default: 200, min: 1, description: 'stage-1 (representation) epochs' },
   batchSize: { type: 'int', default: 128, min: 2, description: 'images per step (per sampler for two-batch methods)' },
   lr: { type: 'float', default: 0.1, min: 0, log: false, description: 'stage-1 base learning rate (SGD)' },
