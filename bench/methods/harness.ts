@@ -1,7 +1,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readJsonl, type Logger, type TrialContext, type TrialResult } from '@iccl/trainer-api';
+import { readJsonl, type Logger, type StepRecord, type TrialContext, type TrialResult } from '@iccl/trainer-api';
+import { FirstEpochRecorder } from './first-epoch';
 import { unitName, unitsOf, type MethodsProtocol, type Unit } from './protocol';
 import { parsePerClassCsv, readResult, writeResult, type StageResult, type UnitResult } from './result';
 
@@ -12,8 +13,8 @@ export interface UnitTrainer {
   /** the validated parameter set of a plugin (throws on a bad value) */
   params(plugin: string, raw: Record<string, Value>): Record<string, Value>;
   train(plugin: string, params: Record<string, Value>, ctx: TrialContext): Promise<TrialResult>;
-  /** the context the unit's training runs in (tracker writing `metricsFile`) */
-  context(unit: string, workDir: string, metricsFile: string, signal: AbortSignal): TrialContext;
+  /** the context the unit's training runs in (tracker writing `metricsFile`, `onStep` seeing every step) */
+  context(unit: string, workDir: string, metricsFile: string, signal: AbortSignal, onStep?: (s: StepRecord) => void): TrialContext;
   versions(plugin: string): Record<string, string>;
 }
 
@@ -29,6 +30,8 @@ export interface HarnessOptions {
   /** commits a result file; `done` units are passed again so that a crash before the commit heals */
   commit: (file: string, message: string) => void;
   code: { sha: string; dirty: boolean };
+  /** the golden-trace fingerprint of the running code (golden.ts), recorded in every result */
+  fingerprint: string;
   log: Logger;
   signal?: AbortSignal;
   /** only these unit names (e.g. one seed), else all */
@@ -84,10 +87,12 @@ async function runUnit(o: HarnessOptions, u: Unit): Promise<UnitResult> {
   const { attempts, first } = recordAttempt(dir, now());
   const params = o.trainer.params(u.method.plugin, { ...o.protocol.params, ...(u.method.set ?? {}), seed: u.seed });
   const metricsFile = path.join(dir, 'metrics.jsonl');
-  const ctx = o.trainer.context(name, dir, metricsFile, o.signal ?? new AbortController().signal);
+  const firstEpoch = new FirstEpochRecorder(path.join(dir, 'first-epoch-losses.json'));
+  const ctx = o.trainer.context(name, dir, metricsFile, o.signal ?? new AbortController().signal, (s) => firstEpoch.see(s));
   const t0 = now();
   const r = await o.trainer.train(u.method.plugin, params, ctx);
   const t1 = now();
+  firstEpoch.close();
   const epochs = Number(params.epochs);
   const crt = Number(params.crtEpochs);
   const stage1Csv = path.join(dir, 'per_class_accuracy_stage1.csv');
@@ -116,6 +121,8 @@ async function runUnit(o: HarnessOptions, u: Unit): Promise<UnitResult> {
     params,
     versions: o.trainer.versions(u.method.plugin),
     commit: o.code,
+    goldenFingerprint: o.fingerprint,
+    firstEpochLosses: firstEpoch.read() ?? undefined,
     finishedAt: new Date(t1).toISOString(),
   };
 }

@@ -25,6 +25,8 @@ export interface MethodsProtocol {
   methods: MethodSpec[];
   /** the paired comparison of the table: `a` minus `b`, per seed */
   paired: { a: string; b: string };
+  /** declared before any result: below `min` mean `metric` of `method`, the protocol is not evidence */
+  sanity?: { method: string; metric: 'top1' | 'many' | 'medium' | 'few'; min: number; then: string };
   ablation: { seeds: number[]; methods: MethodSpec[] };
 }
 
@@ -66,6 +68,13 @@ export function readMethodsProtocol(file: string): MethodsProtocol {
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) fail(file, `method id "${dup}" appears twice`);
   if (!raw.paired || !ids.includes(raw.paired.a) || !ids.includes(raw.paired.b)) fail(file, `paired: expected {a, b} naming two method ids of ${ids.join(', ')}`);
+  const sc = raw.sanity;
+  if (sc !== undefined) {
+    if (!ids.includes(sc.method)) fail(file, `sanity.method "${sc.method}": expected one of ${ids.join(', ')}`);
+    if (!['top1', 'many', 'medium', 'few'].includes(sc.metric)) fail(file, `sanity.metric "${sc.metric}": expected top1, many, medium or few`);
+    if (typeof sc.min !== 'number' || !(sc.min >= 0 && sc.min <= 1)) fail(file, `sanity.min: expected an accuracy in [0, 1], got ${JSON.stringify(sc.min)}`);
+    if (typeof sc.then !== 'string' || !sc.then) fail(file, 'sanity.then: expected what follows when the criterion fails, in words');
+  }
   return { ...(raw as MethodsProtocol), ablation: { seeds: ab.seeds, methods: ab.methods ?? [] } };
 }
 

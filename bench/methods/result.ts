@@ -42,6 +42,10 @@ export interface UnitResult {
   params: Record<string, string | number | boolean>;
   versions: Record<string, string>;
   commit: { sha: string; dirty: boolean };
+  /** the golden-trace fingerprint of the code that produced it (golden.ts); absent in older results */
+  goldenFingerprint?: string;
+  /** stage 1, epoch 0: the loss of every step, as computed (what `cli.ts --verify` re-computes) */
+  firstEpochLosses?: number[];
   finishedAt: string;
 }
 

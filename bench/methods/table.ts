@@ -5,6 +5,7 @@
  *   npx tsx bench/methods/table.ts --protocol bench/methods/protocols/NAME.json
  *       [--results bench/results/methods/NAME] [--out bench/results/methods.md]
  *       [--svg bench/results/methods-per-class.svg] [--work-dir DIR (adds the ICC diagnostics per epoch)]
+ *       [--allow-mixed-fingerprints (results of code with different golden traces in one table)]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,6 +36,27 @@ export function perClassPoints(rows: MethodRows[]): Array<{ method: string; clas
 }
 
 type Spec = Parameters<typeof renderSvg>[0];
+
+/** The units of each golden-trace fingerprint ('none' for results written before fingerprints). */
+export function fingerprintGroups(results: UnitResult[]): Map<string, string[]> {
+  const g = new Map<string, string[]>();
+  for (const r of results) {
+    const fp = r.goldenFingerprint ?? 'none';
+    g.set(fp, [...(g.get(fp) ?? []), r.unit]);
+  }
+  return g;
+}
+
+/** Refuses results of code that computes different things, unless told; the message says which units differ. */
+export function checkFingerprints(results: UnitResult[], allowMixed: boolean): void {
+  const g = fingerprintGroups(results);
+  if (g.size <= 1 || allowMixed) return;
+  const lines = [...g.entries()].map(([fp, units]) => `  ${fp}: ${units.sort().join(', ')}`);
+  throw new Error(
+    `the results come from code with ${g.size} different golden traces, so they may not compute the same thing:\n${lines.join('\n')}\n` +
+      `re-check the odd ones with \`cli.ts --verify UNIT\`, or pass --allow-mixed-fingerprints to tabulate them anyway`,
+  );
+}
 
 function plotSpec(points: ReturnType<typeof perClassPoints>, title: string): Spec {
   return {
@@ -72,6 +94,20 @@ function diagnostics(p: MethodsProtocol, workDir: string): string[] {
   return any ? lines : [];
 }
 
+/** The declared sanity criterion's outcome, in one line (or null when the protocol declares none). */
+export function sanityLine(p: MethodsProtocol, rows: MethodRows[]): string | null {
+  const sc = p.sanity;
+  if (!sc) return null;
+  const row = rows.find((r) => r.id === sc.method);
+  const values = row ? [...row.bySeed.values()].map((s) => s[sc.metric]) : [];
+  const want = `${row?.label ?? sc.method} mean ${sc.metric === 'top1' ? 'top-1' : sc.metric} over its ${p.seeds.length} seeds >= ${(100 * sc.min).toFixed(0)}%`;
+  if (values.length < p.seeds.length) return `**Sanity criterion** (declared in the protocol): ${want}: not decided yet (${values.length} of ${p.seeds.length} seeds).`;
+  const m = values.reduce((a, b) => a + b, 0) / values.length;
+  return m >= sc.min
+    ? `**Sanity criterion** (declared in the protocol): ${want}: met (${(100 * m).toFixed(1)}%).`
+    : `**Sanity criterion** (declared in the protocol): ${want}: NOT MET (${(100 * m).toFixed(1)}%): ${sc.then}.`;
+}
+
 export function markdown(p: MethodsProtocol, protocolFile: string, results: UnitResult[], svgLink: string | null, diag: string[]): string {
   const rows = byMethod(p, results);
   const main = rows.filter((r) => !r.ablation);
@@ -82,6 +118,7 @@ export function markdown(p: MethodsProtocol, protocolFile: string, results: Unit
   const a = rows.find((r) => r.id === p.paired.a)!;
   const b = rows.find((r) => r.id === p.paired.b)!;
   const commits = [...new Set(results.map((r) => r.commit.sha.slice(0, 7) + (r.commit.dirty ? ' (dirty)' : '')))];
+  const fingerprints = [...fingerprintGroups(results).keys()];
   const pp = p.params;
   const out = [
     `## Methods under one declared protocol: \`${p.name}\` (\`bench/methods\`)`,
@@ -90,7 +127,7 @@ export function markdown(p: MethodsProtocol, protocolFile: string, results: Unit
       `${pp.epochs} stage-1 epochs x ${pp.maxStepsPerEpoch || 'all'} steps of ${pp.batchSize}, cRT ${pp.crtEpochs} epochs (two-stage methods), seeds ${p.seeds.join(', ')}; ` +
       `every method at its documented defaults. Its description holds the time arithmetic. Units done: ${units.length - missing.length} of ${units.length}` +
       (missing.length ? ` (not yet: ${missing.join(', ')})` : '') +
-      `. Code: ${commits.join(', ') || '-'}. Run: \`npx nx run bench-methods:run --protocol ${path.relative(ROOT, protocolFile)} --work-dir DIR\`; ` +
+      `. Code: ${commits.join(', ') || '-'}; golden-trace fingerprint: ${fingerprints.join(', ') || '-'}. Run: \`npx nx run bench-methods:run --protocol ${path.relative(ROOT, protocolFile)} --work-dir DIR\`; ` +
       `table: \`npx tsx bench/methods/table.ts --protocol ${path.relative(ROOT, protocolFile)}\`.`,
     '',
     `Accuracy in % (mean ± sd over seeds; chance is ${results[0] ? (100 / results[0].classCounts.length).toFixed(0) : '?'}%); CE is read from the end of stage 1 of the CE + cRT unit (the same computation).`,
@@ -109,6 +146,8 @@ export function markdown(p: MethodsProtocol, protocolFile: string, results: Unit
     ...METRICS.map((m) => `| ${m === 'top1' ? 'top-1' : m} | ${formatDiff(paired(a, b, m))} |`),
     '',
   ];
+  const sanity = sanityLine(p, rows);
+  if (sanity) out.push(sanity, '');
   if (ablation.length) {
     out.push(
       `Ablation (same protocol; difference to ${a.label} at the same seeds, points):`,
@@ -140,6 +179,7 @@ async function main(): Promise<void> {
         .map((f) => readResult(path.join(dir, f)))
         .filter((r): r is UnitResult => r !== null)
     : [];
+  checkFingerprints(results, process.argv.includes('--allow-mixed-fingerprints'));
   const outMd = path.resolve(arg('out') ?? path.join(ROOT, 'bench/results/methods.md'));
   const svgFile = path.resolve(arg('svg') ?? path.join(ROOT, 'bench/results/methods-per-class.svg'));
   const points = perClassPoints(byMethod(p, results));

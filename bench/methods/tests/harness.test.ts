@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JsonlTracker, type Logger, type TrialContext } from '@iccl/trainer-api';
+import { JsonlTracker, type Logger, type StepRecord, type TrialContext } from '@iccl/trainer-api';
 import { runProtocol, sha256, type UnitTrainer } from '../harness';
 import { readMethodsProtocol, type MethodsProtocol } from '../protocol';
-import { readResult } from '../result';
+import { readResult, type UnitResult } from '../result';
+import { checkFingerprints, sanityLine } from '../table';
+import type { MethodRows } from '../summary';
+import { verifyUnit } from '../verify';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -29,20 +32,21 @@ const csv = (acc: number[]) =>
  * A trainer that "trains" epoch by epoch with a checkpoint file in workDir, as the real loop does:
  * it resumes from the checkpoint, and can be told to die after a given epoch.
  */
-function fakeTrainer(dieAfter: Record<string, number> = {}) {
+function fakeTrainer(dieAfter: Record<string, number> = {}, lossShift = 0) {
   const calls: Array<{ unit: string; from: number; params: Record<string, unknown> }> = [];
   const t: UnitTrainer = {
     params: (plugin, raw) => {
       if (raw.wIcc !== undefined && plugin !== 'iccl') throw new Error('wIcc is an ICCL parameter');
       return { ...raw, plugin };
     },
-    context: (unit, workDir, metricsFile, signal): TrialContext => ({
+    context: (unit, workDir, metricsFile, signal, onStep?: (s: StepRecord) => void): TrialContext => ({
       trialId: unit,
       workDir,
       signal,
       report: async () => {},
       tracker: new JsonlTracker(metricsFile, unit),
       log: quiet,
+      onStep,
     }),
     versions: () => ({ fake: '1' }),
     train: async (_plugin, p, ctx) => {
@@ -52,6 +56,12 @@ function fakeTrainer(dieAfter: Record<string, number> = {}) {
       const total = Number(p.epochs) + Number(p.crtEpochs);
       const seed = Number(p.seed);
       for (let e = from; e < total; e++) {
+        // three steps an epoch, with losses that depend on seed, epoch and step (and lossShift: "other code")
+        for (let step = 0; step < 3; step++) {
+          if (ctx.signal.aborted) throw new Error('training aborted');
+          const stage = e < Number(p.epochs) ? 1 : 2;
+          ctx.onStep?.({ stage, epoch: stage === 1 ? e : e - Number(p.epochs), step, loss: 2 / (1 + e + step / 3) + seed / 7 + (e === 0 && step === 2 ? lossShift : 0), terms: {} });
+        }
         const stage1End = e + 1 === Number(p.epochs);
         ctx.tracker.logMetrics({ 'train/loss': 1 / (e + 1), ...(stage1End || e + 1 === total ? { 'eval/top1': 0.5 + seed / 10, 'eval/many': 0.9, 'eval/medium': 0.5, 'eval/few': 0.1 + seed / 100 } : {}) }, e + 1);
         if (stage1End) fs.writeFileSync(path.join(ctx.workDir, 'per_class_accuracy_stage1.csv'), csv([0.9, 0.1]));
@@ -75,7 +85,7 @@ describe('methods harness', () => {
     const d = dirs();
     const { t, calls } = fakeTrainer();
     const commits: string[] = [];
-    const opts = { protocol: PROTOCOL, protocolText: TEXT, ...d, trainer: t, commit: (f: string) => commits.push(path.basename(f)), code: { sha: 'abc', dirty: false }, log: quiet };
+    const opts = { protocol: PROTOCOL, protocolText: TEXT, ...d, trainer: t, commit: (f: string) => commits.push(path.basename(f)), code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet };
     const s1 = await runProtocol(opts);
     expect(s1.ran).toEqual(['ce-crt-s0', 'iccl-crt-s0', 'ce-crt-s1', 'iccl-crt-s1', 'iccl-no-icc-s0']);
     expect(calls.map((c) => c.unit)).toEqual(s1.ran);
@@ -108,7 +118,7 @@ describe('methods harness', () => {
     const d = dirs();
     const first = fakeTrainer({ 'iccl-crt-s0': 2 });
     const commits: string[] = [];
-    const base = { protocol: PROTOCOL, protocolText: TEXT, ...d, commit: (f: string) => commits.push(path.basename(f)), code: { sha: 'abc', dirty: false }, log: quiet };
+    const base = { protocol: PROTOCOL, protocolText: TEXT, ...d, commit: (f: string) => commits.push(path.basename(f)), code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet };
     const s1 = await runProtocol({ ...base, trainer: first.t, only: ['ce-crt-s0', 'iccl-crt-s0'] });
     expect(s1.ran).toEqual(['ce-crt-s0']);
     expect(s1.failed).toEqual(['iccl-crt-s0']);
@@ -142,7 +152,7 @@ describe('methods harness', () => {
       }
       return train(pl, p, ctx);
     };
-    const opts = { protocol: PROTOCOL, protocolText: TEXT, ...d, trainer: t, commit: () => {}, code: { sha: 'abc', dirty: false }, log: quiet, signal: ac.signal };
+    const opts = { protocol: PROTOCOL, protocolText: TEXT, ...d, trainer: t, commit: () => {}, code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet, signal: ac.signal };
     await expect(runProtocol(opts)).rejects.toThrow('training aborted');
     expect(fs.readdirSync(path.join(d.outDir, 'fake')).sort()).toEqual(['ce-crt-s0.json']);
   });
@@ -150,9 +160,60 @@ describe('methods harness', () => {
   it('refuses results written under another version of the protocol file', async () => {
     const d = dirs();
     const { t } = fakeTrainer();
-    const opts = { protocol: PROTOCOL, protocolText: TEXT, ...d, trainer: t, commit: () => {}, code: { sha: 'abc', dirty: false }, log: quiet, only: ['ce-crt-s0'] };
+    const opts = { protocol: PROTOCOL, protocolText: TEXT, ...d, trainer: t, commit: () => {}, code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet, only: ['ce-crt-s0'] };
     await runProtocol(opts);
     await expect(runProtocol({ ...opts, protocolText: TEXT + ' ' })).rejects.toThrow(/another version of protocol fake/);
+  });
+
+  it('records the golden fingerprint and the first epoch\'s per-step losses, also across a resume', async () => {
+    const d = dirs();
+    const base = { protocol: PROTOCOL, protocolText: TEXT, ...d, commit: () => {}, code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet };
+    // iccl-crt-s0 dies after epoch 2: its resumed attempt starts at epoch 2 and never re-runs epoch 0
+    await runProtocol({ ...base, trainer: fakeTrainer({ 'iccl-crt-s0': 2 }).t, only: ['iccl-crt-s0'] });
+    await runProtocol({ ...base, trainer: fakeTrainer().t, only: ['iccl-crt-s0'] });
+    const r = readResult(path.join(d.outDir, 'fake', 'iccl-crt-s0.json'))!;
+    expect(r.attempts).toBe(2);
+    expect(r.goldenFingerprint).toBe('fp-test');
+    expect(r.firstEpochLosses).toEqual([2, 2 / (1 + 1 / 3), 2 / (1 + 2 / 3)]);
+  });
+
+  it('--verify: a unit re-computed by the same code matches; by code that computes otherwise, it says where', async () => {
+    const d = dirs();
+    const base = { protocol: PROTOCOL, protocolText: TEXT, ...d, commit: () => {}, code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet };
+    await runProtocol({ ...base, trainer: fakeTrainer().t, only: ['ce-crt-s1'] });
+    const same = fakeTrainer();
+    const ok = await verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'ce-crt-s1', fingerprint: 'fp-test' });
+    expect(ok).toMatchObject({ status: 'match', steps: 3, differing: 0, paramsChanged: [] });
+    // it stopped after the first epoch (the fake trainer aborts at the next step)
+    expect(same.calls).toHaveLength(1);
+    const bad = await verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: fakeTrainer({}, 1e-7).t, unit: 'ce-crt-s1', fingerprint: 'fp-other' });
+    expect(bad.status).toBe('mismatch');
+    expect(bad.differing).toBe(1);
+    expect(bad.firstDiff?.step).toBe(2);
+    expect(bad.fingerprint).toEqual({ recorded: 'fp-test', now: 'fp-other' });
+    await expect(verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'ce-crt-s0', fingerprint: 'fp-test' })).rejects.toThrow(/has not finished/);
+    await expect(verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'nope-s0', fingerprint: 'fp-test' })).rejects.toThrow(/no such unit/);
+  });
+
+  it('the table refuses results of different golden fingerprints unless told, naming the units', () => {
+    const r = (unit: string, fp?: string) => ({ unit, goldenFingerprint: fp }) as UnitResult;
+    expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'x')], false)).not.toThrow();
+    expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'y'), r('c-s0')], false)).toThrow(/3 different golden traces[\s\S]*x: a-s0[\s\S]*y: b-s0[\s\S]*none: c-s0/);
+    expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'y')], true)).not.toThrow();
+  });
+
+  it('the declared sanity criterion: undecided until every seed is in, then met or not met with what follows', () => {
+    const p = { ...PROTOCOL, sanity: { method: 'ce-crt', metric: 'top1' as const, min: 0.6, then: 'declare a longer protocol' } };
+    const rows = (tops: number[]): MethodRows[] => [
+      { id: 'ce-crt', label: 'CE + cRT', ablation: false, wallSeconds: [], bySeed: new Map(tops.map((t, s) => [s, { top1: t, many: 0, medium: 0, few: 0, perClass: [] }])) },
+    ];
+    expect(sanityLine(PROTOCOL, rows([0.7, 0.7]))).toBeNull();
+    expect(sanityLine(p, rows([0.7]))).toMatch(/not decided yet \(1 of 2 seeds\)/);
+    expect(sanityLine(p, rows([0.62, 0.6]))).toMatch(/>= 60%: met \(61\.0%\)/);
+    expect(sanityLine(p, rows([0.62, 0.57]))).toMatch(/NOT MET \(59\.5%\): declare a longer protocol/);
+    const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'proto-')), 'fake.json');
+    fs.writeFileSync(tmp, JSON.stringify({ ...p, sanity: { ...p.sanity, method: 'nope' } }));
+    expect(() => readMethodsProtocol(tmp)).toThrow(/sanity\.method "nope"/);
   });
 
   it('protocol files: the committed ones parse; errors name the field', () => {
