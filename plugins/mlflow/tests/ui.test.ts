@@ -5,7 +5,9 @@ import { MlflowTrackingBackend } from '../src/backend';
 import { mainClient, recordingLogger, requireEnv, tmpDir, uniqueName } from './support/env';
 
 const CHROMIUM = process.env.ICCL_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT = path.resolve(__dirname, '../../../docs/mlflow-compare.png');
+// A temp folder, so a test run leaves the tracked tree as it was; ICCL_UI_SCREENSHOT=docs/mlflow-compare.png
+// writes it where the README shows it, when someone means to refresh that picture.
+const SCREENSHOT = process.env.ICCL_UI_SCREENSHOT ? path.resolve(process.env.ICCL_UI_SCREENSHOT) : path.join(tmpDir('ui-shot'), 'mlflow-compare.png');
 
 /**
  * What a user sees: a study logged through our tracker, opened in MLflow's own UI (served by the
