@@ -4,8 +4,10 @@ import {
   loadStudy,
   NopPruner,
   RandomSampler,
+  StaleTrialError,
   StudyDirection,
   TrialPruned,
+  TrialAlreadyFinishedError,
   TrialState,
   type FrozenTrial,
 } from '../src';
@@ -100,6 +102,10 @@ describe('Study: define-by-run, ask and tell', () => {
     await study.tell(c, [1, 2]);
     await expect(study.tell(c, [1, 2])).rejects.toThrow(/already COMPLETE/);
     await expect(study.tell(0, [3, 4])).rejects.toThrow(/already FAIL/);
+    const late = await study.tell(c, { state: TrialState.FAIL }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(TrialAlreadyFinishedError);
+    expect(late).toBeInstanceOf(StaleTrialError); // what the driver and optimize() catch
+    expect(late).toMatchObject({ trialNumber: c.number, state: TrialState.COMPLETE, message: `tell: trial ${c.number} is already COMPLETE` });
   });
 
   it('a pruned trial records its last step value; optimize turns TrialPruned into PRUNED', async () => {

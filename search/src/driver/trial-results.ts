@@ -73,8 +73,9 @@ export async function recordOutcome(c: TrialResultsContext, t: FrozenTrial, outc
       await c.reaper.reap(await storage.getTrial(t.trialId), reason ?? 'lost', outcome.kind === 'crashed');
     }
   } catch (e) {
-    if (!(e instanceof StaleTrialError) && !/already (COMPLETE|PRUNED|FAIL)/.test((e as Error).message)) throw e;
-    c.emit({ kind: 'info', message: `trial ${t.number} was finished elsewhere (its worker was taken as dead): ${(e as Error).message}` });
+    // StaleTrialError: a storage write, or Study.tell (TrialAlreadyFinishedError), found the trial finished
+    if (!(e instanceof StaleTrialError)) throw e;
+    c.emit({ kind: 'info', message: `trial ${t.number} was finished elsewhere (its worker was taken as dead): ${e.message}` });
   }
   return { status, reason };
 }

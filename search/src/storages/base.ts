@@ -1,11 +1,20 @@
 import type { Distribution } from '../study/distributions';
-import type { FrozenStudy, FrozenTrial, StudyDirection, TrialState } from '../study/trial-types';
+import { TrialState, type FrozenStudy, type FrozenTrial, type StudyDirection } from '../study/trial-types';
 
 /** Thrown when a study name is taken (create) or unknown (get). */
 export class DuplicatedStudyError extends Error {}
 export class StudyNotFoundError extends Error {}
 /** A write to a finished trial, or a state change another worker made first. */
 export class StaleTrialError extends Error {}
+/** `Study.tell` of a trial that is already finished (by this worker, or by another that took it as dead). */
+export class TrialAlreadyFinishedError extends StaleTrialError {
+  constructor(
+    readonly trialNumber: number,
+    readonly state: TrialState,
+  ) {
+    super(`tell: trial ${trialNumber} is already ${TrialState[state]}`);
+  }
+}
 
 /**
  * The storage contract, after Optuna's BaseStorage: every method is async and atomic on its own,

@@ -1,7 +1,7 @@
 import { TrialPruned } from '@iccl/trainer-api';
 import type { Pruner } from '../pruners/base';
 import type { Sampler } from '../samplers/base';
-import { StaleTrialError, type Storage } from '../storages/base';
+import { StaleTrialError, TrialAlreadyFinishedError, type Storage } from '../storages/base';
 import type { Distribution, ParamValue } from './distributions';
 import { paretoFront } from './pareto';
 import { FIXED_PARAMS_ATTR, Trial } from './trial';
@@ -142,7 +142,7 @@ export class Study {
     const trialId = typeof trial === 'number' ? await this.storage.getTrialIdFromStudyIdTrialNumber(this.studyId, trial) : trial.trialId;
     const current = await this.storage.getTrial(trialId);
     if (isFinished(current.state)) {
-      throw new Error(`tell: trial ${current.number} is already ${TrialState[current.state]}`);
+      throw new TrialAlreadyFinishedError(current.number, current.state);
     }
     let state: TrialState;
     let values: number[] | null;
