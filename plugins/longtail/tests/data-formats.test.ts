@@ -72,9 +72,12 @@ describe('iNaturalist 2018 format', () => {
   test.each(['json', 'txt'] as const)('%s annotations read through the real loader, index cached', async (fmt) => {
     const root = join(work, `inat-${fmt}`);
     makeInat(root);
-    const spec = { kind: 'inat18' as const, dataDir: root, inatFormat: fmt, thresholds: { many: 4, few: 2 }, imageSize: 64 };
+    const spec = { kind: 'inat18' as const, dataDir: root, inatFormat: fmt, thresholds: { many: 4, few: 2 }, imageSize: 64, valSplit: 0.5 };
     const d = await loadDataset(spec);
-    expect(d.description.trainCounts).toEqual(TRAIN_N);
+    // validation held out of train2018: min(3, floor(0.5 n)) of [6, 3, 1]; the groups stay by the full counts
+    expect(d.description.trainCounts).toEqual([3, 2, 1]);
+    expect(d.description.valCounts).toEqual([3, 1, 0]);
+    expect(d.description.groupCounts).toEqual(TRAIN_N);
     expect(d.description.testCounts).toEqual([VAL_N, VAL_N, VAL_N]);
     expect(d.description.groups).toEqual({ many: [0], medium: [1], few: [2] });
     expect(d.description.classNames).toEqual(fmt === 'json' ? CLASSES : ['0', '1', '2']);
@@ -143,8 +146,8 @@ describe('iNaturalist 2018 format', () => {
     doc.categories.push({ id: 999, name: 'unseen' });
     writeFileSync(join(root, 'train2018.json'), JSON.stringify(doc));
     const log = recorder();
-    const d = await loadDataset({ kind: 'inat18', dataDir: root }, { log });
-    expect(d.description.trainCounts).toEqual([...TRAIN_N, 0]);
+    const d = await loadDataset({ kind: 'inat18', dataDir: root, valSplit: 0.5 }, { log });
+    expect(d.description.groupCounts).toEqual([...TRAIN_N, 0]);
     expect(d.description.groups.few).toContain(3);
     expect(log.warnings.join('\n')).toMatch(/1 class\(es\) have no training images \(first: label 3, "unseen"\)/);
   });
@@ -237,12 +240,14 @@ describe('image folder and CIFAR-10-LT from the shared JPEGs', () => {
       });
     }
     const d = await loadDataset({ kind: 'image-folder', dataDir: root });
-    expect(d.description.trainCounts).toEqual([3, 3, 3]);
+    // val/ serves as the test folder (there is no test/): validation is 1 image per class held out of train/
+    expect(d.description.trainCounts).toEqual([2, 2, 2]);
+    expect(d.description.valCounts).toEqual([1, 1, 1]);
     expect(d.description.testCounts).toEqual([3, 3, 3]);
     expect(d.inputShape).toEqual([32, 32, 3]); // small images: CIFAR-style transform at their own size
     // two separate root/<class>/<image> trees given as absolute folders
     const abs = await loadDataset({ kind: 'image-folder', dataDir: work, trainDir: join(root, 'train'), testDir: join(root, 'val') });
-    expect(abs.description.trainCounts).toEqual([3, 3, 3]);
+    expect(abs.description.trainCounts).toEqual([2, 2, 2]);
     await expect(loadDataset({ kind: 'image-folder', dataDir: join(root, 'train') })).rejects.toThrow(/no train folder: expected dataDir\/train\/<class>\/<image>/);
     mkdirSync(join(root, 'train', 'zebra'));
     await expect(loadDataset({ kind: 'image-folder', dataDir: root })).rejects.toThrow(/train\/zebra: class "zebra" has no images: expected at least one file ending in \.jpg/);
@@ -277,13 +282,18 @@ describe('CIFAR binary batches and the downloader', () => {
     const d10 = join(work, 'c10', 'cifar-10-batches-bin');
     writeBatches(d10, 20, 10);
     const a = await loadDataset({ kind: 'cifar-binary', dataDir: join(work, 'c10'), transform: { normalization: identity } });
-    expect(a.train.size).toBe(100);
+    // balanced (IF 1): nothing left out, so 1 of each class's 10 images is held out for validation
+    expect(a.train.size + a.val.size).toBe(100);
     expect(a.test.size).toBe(20);
-    expect(a.description.trainCounts).toEqual(new Array(10).fill(10));
-    const x = await a.train.load(23, () => 0, false); // file 2, record 3, label 3
-    expect(a.train.labels[23]).toBe(3);
-    expect([x[0], x[1], x[2]].map((v) => Math.round(v * 255))).toEqual([3, 0, 3]);
-    expect([x[5 * 3], x[5 * 3 + 1], x[5 * 3 + 2]].map((v) => Math.round(v * 255))).toEqual([3, 5, 3]);
+    expect(a.description.trainCounts).toEqual(new Array(10).fill(9));
+    expect(a.description.valCounts).toEqual(new Array(10).fill(1));
+    // the first training item from file 2 (records 20-39): record r there has R = r, G = pixel % 256, B = label = r % 10
+    const i = [...Array(a.train.size).keys()].find((j) => Math.floor(Number(a.train.itemId(j).split(':')[1]) / 20) === 1) as number;
+    const r = Number(a.train.itemId(i).split(':')[1]) - 20;
+    const x = await a.train.load(i, () => 0, false);
+    expect(a.train.labels[i]).toBe(r % 10);
+    expect([x[0], x[1], x[2]].map((v) => Math.round(v * 255))).toEqual([r, 0, r % 10]);
+    expect([x[5 * 3], x[5 * 3 + 1], x[5 * 3 + 2]].map((v) => Math.round(v * 255))).toEqual([r, 5, r % 10]);
     const d100 = join(work, 'c100');
     writeBatches(d100, 300, 100);
     const lt = await loadDataset({ kind: 'cifar100-lt', dataDir: d100, imbalanceFactor: 3 });

@@ -20,35 +20,49 @@ export function shotGroups(trainCounts: number[], t: ShotThresholds = DEFAULT_TH
   return { many, medium, few };
 }
 
-/** Builds the description of a train/test pair; the digest covers class names, counts and every item id + label. */
+/** What describe() records besides the splits. */
+export interface DescribeOptions {
+  thresholds?: ShotThresholds;
+  imbalanceFactor?: number;
+  /** how the validation split was made, in words */
+  valRule: string;
+  /** counts the Many/Medium/Few groups are drawn from, when not the training split's */
+  groupCounts?: number[];
+}
+
+/** Builds the description of a train/val/test triple; the digest covers class names, counts and every item id + label. */
 export function describe(
   name: string,
   source: string,
   classNames: string[],
-  train: ImageDataset,
-  test: ImageDataset,
-  thresholds: ShotThresholds = DEFAULT_THRESHOLDS,
-  imbalanceFactor?: number,
+  splits: { train: ImageDataset; val: ImageDataset; test: ImageDataset },
+  o: DescribeOptions,
 ): DatasetDescription {
   const K = classNames.length;
-  const trainCounts = classCounts(train.labels, K);
-  const testCounts = classCounts(test.labels, K);
+  const thresholds = o.thresholds ?? DEFAULT_THRESHOLDS;
+  const [trainCounts, valCounts, testCounts] = [splits.train, splits.val, splits.test].map((ds) => classCounts(ds.labels, K));
   const h = createHash('sha256');
-  h.update(JSON.stringify({ name, source, classNames, trainCounts, testCounts, thresholds, imbalanceFactor: imbalanceFactor ?? null }));
-  for (const [tag, ds] of [['train', train], ['test', test]] as const) {
+  h.update(JSON.stringify({ name, source, classNames, trainCounts, testCounts, thresholds, imbalanceFactor: o.imbalanceFactor ?? null }));
+  for (const [tag, ds] of [['train', splits.train], ['test', splits.test]] as const) {
     h.update(`\n${tag}\n`);
     for (let i = 0; i < ds.size; i++) h.update(`${ds.itemId(i)}\t${ds.labels[i]}\n`);
   }
+  // After the two original splits, so that the hash input up to here is what it was before validation splits.
+  h.update(`\nval\n${JSON.stringify({ valCounts, valRule: o.valRule, groupCounts: o.groupCounts ?? null })}\n`);
+  for (let i = 0; i < splits.val.size; i++) h.update(`${splits.val.itemId(i)}\t${splits.val.labels[i]}\n`);
   return {
     name,
     numClasses: K,
     classNames,
     trainCounts,
+    valCounts,
     testCounts,
     thresholds: { ...thresholds },
-    groups: shotGroups(trainCounts, thresholds),
+    groups: shotGroups(o.groupCounts ?? trainCounts, thresholds),
+    ...(o.groupCounts ? { groupCounts: o.groupCounts } : {}),
+    valRule: o.valRule,
     digest: h.digest('hex'),
     source,
-    ...(imbalanceFactor !== undefined ? { imbalanceFactor } : {}),
+    ...(o.imbalanceFactor !== undefined ? { imbalanceFactor: o.imbalanceFactor } : {}),
   };
 }

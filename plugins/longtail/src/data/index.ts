@@ -3,6 +3,7 @@ export * from './errors';
 export * from './rng';
 export * from './describe';
 export * from './longtail-profile';
+export * from './validation';
 export * from './normalization';
 export * from './transforms';
 export { MemoryDataset } from './memory-dataset';

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { findCifarDir, readCifarBinary, readCifarClassNames } from './cifar-binary';
-import { describe, DEFAULT_THRESHOLDS } from './describe';
+import { classCounts, describe, DEFAULT_THRESHOLDS } from './describe';
 import { downloadCifar } from './download';
 import { DataFormatError } from './errors';
 import { FileDataset } from './file-dataset';
@@ -18,17 +18,52 @@ import { usePreparedStore } from './store-dataset';
 import { syntheticDataset } from './synthetic';
 import { transformOptions } from './transforms';
 import type { DataSplit, DatasetSpec, ImageDataset, LoadOptions, Normalization, TransformOptions } from './types';
+import { leftOutValidation, stratifiedHoldOut, validationParams } from './validation';
 
-/** Applies the exponential profile to a training split; nMax defaults to the smallest source class. */
-function makeLongTailed<T extends MemoryDataset | FileDataset>(train: T, spec: DatasetSpec, defaultIF: number): { train: T; imbalanceFactor: number } {
+type Subsettable = MemoryDataset | FileDataset;
+
+/** Applies the exponential profile to a training split; nMax defaults to the smallest source class.
+ *  `kept`: the kept source indices (null when the profile keeps everything). */
+function makeLongTailed<T extends Subsettable>(train: T, spec: DatasetSpec, defaultIF: number): { train: T; imbalanceFactor: number; kept: Int32Array | null } {
   const IF = spec.imbalanceFactor ?? defaultIF;
-  if (IF === 1 && spec.maxPerClass === undefined) return { train, imbalanceFactor: 1 };
+  if (IF === 1 && spec.maxPerClass === undefined) return { train, imbalanceFactor: 1, kept: null };
   const counts = new Array<number>(train.numClasses).fill(0);
   for (const y of train.labels) counts[y]++;
   const nMax = spec.maxPerClass ?? Math.min(...counts);
   const keep = exponentialProfile(nMax, train.numClasses, IF);
   const idx = longTailSubset(train.labels, keep, spec.seed ?? 0);
-  return { train: train.subset(idx) as T, imbalanceFactor: IF };
+  return { train: train.subset(idx) as T, imbalanceFactor: IF, kept: idx };
+}
+
+interface WithValidation<T extends Subsettable> {
+  train: T;
+  val: T;
+  valRule: string;
+}
+
+/** Class c's share of a stratified hold-out, in words. */
+function holdOutRule(fraction: number, cap: number, atLeastOne: boolean): string {
+  const bounds = [Number.isFinite(cap) ? `at most ${cap}` : '', atLeastOne ? 'at least 1 when n_c >= 2' : ''].filter(Boolean).join(', ');
+  return `floor(${fraction} x n_c) of each class's n_c training images${bounds ? ` (${bounds})` : ''}, held out of training`;
+}
+
+function holdOut<T extends Subsettable>(full: T, o: { fraction: number; cap: number; atLeastOne: boolean; seed: number }, valName: string): WithValidation<T> {
+  const h = stratifiedHoldOut(full.labels, full.numClasses, o);
+  return { train: full.subset(h.train) as T, val: full.subset(h.val, valName) as T, valRule: holdOutRule(o.fraction, o.cap, o.atLeastOne) };
+}
+
+/**
+ * CIFAR (and its long-tailed variants): the long-tailed training set as without validation, and up to
+ * valPerClass images per class from what the profile leaves out; at IF 1 (nothing left out) a hold-out.
+ */
+function cifarValidation<T extends Subsettable>(full: T, spec: DatasetSpec, defaultIF: number, valName: string): WithValidation<T> & { imbalanceFactor: number } {
+  const { perClass, fraction } = validationParams(spec, full.numClasses <= 10 ? 500 : 20);
+  const seed = spec.seed ?? 0;
+  const lt = makeLongTailed(full, spec, defaultIF);
+  if (!lt.kept) return { ...holdOut(full, { fraction, cap: Infinity, atLeastOne: true, seed }, valName), imbalanceFactor: 1 };
+  const v = leftOutValidation(full.labels, full.numClasses, lt.kept, perClass, seed);
+  const valRule = `up to ${perClass} per class from the training images the long-tail profile leaves out (a class it keeps whole has none)`;
+  return { train: lt.train, val: full.subset(v, valName) as T, valRule, imbalanceFactor: lt.imbalanceFactor };
 }
 
 function requireDir(spec: DatasetSpec): string {
@@ -36,8 +71,16 @@ function requireDir(spec: DatasetSpec): string {
   return resolve(spec.dataDir);
 }
 
-function finishSplit(name: string, source: string, classNames: string[], train: ImageDataset, test: ImageDataset, spec: DatasetSpec, IF?: number): DataSplit {
-  return { train, test, description: describe(name, source, classNames, train, test, spec.thresholds ?? DEFAULT_THRESHOLDS, IF), inputShape: train.shape };
+function finishSplit(
+  name: string,
+  source: string,
+  classNames: string[],
+  s: { train: ImageDataset; val: ImageDataset; test: ImageDataset; valRule: string; groupCounts?: number[] },
+  spec: DatasetSpec,
+  IF?: number,
+): DataSplit {
+  const description = describe(name, source, classNames, s, { thresholds: spec.thresholds ?? DEFAULT_THRESHOLDS, imbalanceFactor: IF, valRule: s.valRule, groupCounts: s.groupCounts });
+  return { train: s.train, val: s.val, test: s.test, description, inputShape: s.train.shape };
 }
 
 /** CIFAR-10/100 from the official binary batches, in memory, optionally long-tailed. */
@@ -48,9 +91,9 @@ async function cifarFromBinary(dir: string, classes: 10 | 100, spec: DatasetSpec
   const name = `cifar${classes}`;
   const full = new MemoryDataset(`${name}/train`, tr.pixels, tr.labels, classes, 32, 32, t);
   const test = new MemoryDataset(`${name}/test`, te.pixels, te.labels, classes, 32, 32, t);
-  const { train, imbalanceFactor } = makeLongTailed(full, spec, defaultIF);
+  const { imbalanceFactor, ...s } = cifarValidation(full, spec, defaultIF, `${name}/val`);
   const label = imbalanceFactor === 1 ? name : `${name}-lt`;
-  return finishSplit(label, dir, await readCifarClassNames(dir, classes), train, test, spec, imbalanceFactor);
+  return finishSplit(label, dir, await readCifarClassNames(dir, classes), { ...s, test }, spec, imbalanceFactor);
 }
 
 /** Chooses the transform of a file data set: CIFAR-style for small images (<= 64 px), else 224 crops. */
@@ -71,7 +114,11 @@ async function fileTransform(firstImage: string, spec: DatasetSpec, norm: Normal
   return transformOptions(style, { normalization: norm, ...(size ? { size, evalResize: style === 'cifar' ? size : Math.round((size * 256) / 224) } : {}), ...spec.transform });
 }
 
-async function imageFolder(root: string, spec: DatasetSpec, defaultIF: number, norm: Normalization, name: string): Promise<DataSplit> {
+/**
+ * Image folders: validation from `val/` when it is there and is not the test folder, else a stratified
+ * hold-out before the long-tail profile; `cifar`: the CIFAR rule instead (cifarValidation).
+ */
+async function imageFolder(root: string, spec: DatasetSpec, defaultIF: number, norm: Normalization, name: string, cifar = false): Promise<DataSplit> {
   // trainDir / testDir are relative to dataDir, or absolute (e.g. two separate root/<class>/<image> trees)
   const trainDir = resolve(root, spec.trainDir ?? 'train');
   const testDir = resolve(root, spec.testDir ?? (existsSync(join(root, 'test')) || !existsSync(join(root, 'val')) ? 'test' : 'val'));
@@ -83,8 +130,22 @@ async function imageFolder(root: string, spec: DatasetSpec, defaultIF: number, n
   const t = await fileTransform(tr.paths[0], spec, norm);
   const full = new FileDataset(`${name}/train`, tr.paths, tr.labels, tr.classNames.length, t, root);
   const test = new FileDataset(`${name}/test`, te.paths, te.labels, tr.classNames.length, t, root);
-  const { train, imbalanceFactor } = makeLongTailed(full, spec, defaultIF);
-  return finishSplit(imbalanceFactor === 1 ? name : `${name}-lt`, root, tr.classNames, train, test, spec, imbalanceFactor);
+  if (cifar) {
+    const { imbalanceFactor, ...s } = cifarValidation(full, spec, defaultIF, `${name}/val`);
+    return finishSplit(imbalanceFactor === 1 ? name : `${name}-lt`, root, tr.classNames, { ...s, test }, spec, imbalanceFactor);
+  }
+  const { fraction } = validationParams(spec, 0);
+  const valDir = spec.valDir ? resolve(root, spec.valDir) : join(root, 'val');
+  if (spec.valDir && valDir === testDir) throw new RangeError(`valDir = ${spec.valDir}: it is the test folder; expected another folder (or leave it unset for a hold-out)`);
+  let v: WithValidation<FileDataset>;
+  if (valDir !== testDir && (spec.valDir || (await isDirectory(valDir)))) {
+    const va = await listImageFolder(valDir, tr.classNames);
+    v = { train: full, val: new FileDataset(`${name}/val`, va.paths, va.labels, tr.classNames.length, t, root), valRule: `the folder ${valDir}` };
+  } else {
+    v = holdOut(full, { fraction, cap: Infinity, atLeastOne: true, seed: spec.seed ?? 0 }, `${name}/val`);
+  }
+  const { train, imbalanceFactor } = makeLongTailed(v.train, spec, defaultIF);
+  return finishSplit(imbalanceFactor === 1 ? name : `${name}-lt`, root, tr.classNames, { train, val: v.val, test, valRule: v.valRule }, spec, imbalanceFactor);
 }
 
 /** Checks that every file exists (optional, `verifyFiles`): one line names the first missing file. */
@@ -123,6 +184,7 @@ export async function loadOriginals(spec: DatasetSpec, opts: LoadOptions = {}): 
         maxPerClass: spec.maxPerClass,
         imbalanceFactor: spec.imbalanceFactor,
         testPerClass: spec.testPerClass,
+        valPerClass: spec.valPerClass,
         seed: spec.seed,
         imageSize: spec.imageSize,
         thresholds: spec.thresholds,
@@ -150,7 +212,7 @@ export async function loadOriginals(spec: DatasetSpec, opts: LoadOptions = {}): 
       if (!dir) dir = join(spec.cacheDir ?? defaultCacheDir(), `cifar${classes}`);
       const bin = await findCifarDir(dir, classes);
       if (bin) return cifarFromBinary(bin, classes, spec, defaultIF);
-      if (await isDirectory(join(dir, spec.trainDir ?? 'train'))) return imageFolder(dir, { ...spec, transform: { style: 'cifar', ...spec.transform } }, defaultIF, norm, `cifar${classes}`);
+      if (await isDirectory(join(dir, spec.trainDir ?? 'train'))) return imageFolder(dir, { ...spec, transform: { style: 'cifar', ...spec.transform } }, defaultIF, norm, `cifar${classes}`, true);
       if (spec.download) return cifarFromBinary(await downloadCifar(classes, dir, { log: opts.log, signal: opts.signal }), classes, spec, defaultIF);
       throw new DataFormatError(dir, '', `no CIFAR-${classes} binary batches and no train/<class> folders: expected one of them (or download: true)`);
     }
@@ -162,31 +224,40 @@ export async function loadOriginals(spec: DatasetSpec, opts: LoadOptions = {}): 
       warnEmptyClasses(idx, path, opts.log);
       const t = transformOptions('imagenet', { normalization: NORMALIZATION.inat18, ...(spec.imageSize ? { size: spec.imageSize } : {}), ...spec.transform });
       const K = idx.classNames.length;
-      const train = new FileDataset('inat18/train', idx.train.paths.map((p) => join(root, p)), Int32Array.from(idx.train.labels), K, t, root);
+      const full = new FileDataset('inat18/train', idx.train.paths.map((p) => join(root, p)), Int32Array.from(idx.train.labels), K, t, root);
       const test = new FileDataset('inat18/val', idx.val.paths.map((p) => join(root, p)), Int32Array.from(idx.val.labels), K, t, root);
       if (spec.verifyFiles) {
-        await verifyFiles(train, 'train annotations');
+        await verifyFiles(full, 'train annotations');
         await verifyFiles(test, 'val annotations');
       }
-      return finishSplit('inat18', root, idx.classNames, train, test, spec);
+      // val2018 is the field's test set: validation is held out of train2018; the groups stay train2018's.
+      const { perClass, fraction } = validationParams(spec, 3);
+      // No minimum: a class under 1 / valSplit images (10 by default) keeps all of them for training.
+      const s = holdOut(full, { fraction, cap: perClass, atLeastOne: false, seed: spec.seed ?? 0 }, 'inat18/train-heldout');
+      return finishSplit('inat18', root, idx.classNames, { ...s, test, groupCounts: classCounts(full.labels, K) }, spec);
     }
     case 'imagenet-lt': {
       const root = requireDir(spec);
       const lists = spec.listDir ? resolve(spec.listDir) : root;
       const trainFile = join(lists, 'ImageNet_LT_train.txt');
-      const testFile = join(lists, `ImageNet_LT_${spec.testSplit ?? 'test'}.txt`);
+      if (spec.testSplit === 'val') throw new RangeError(`testSplit = 'val': for imagenet-lt ImageNet_LT_val.txt is the validation split; expected 'test'`);
+      const testFile = join(lists, 'ImageNet_LT_test.txt');
+      const valFile = join(lists, 'ImageNet_LT_val.txt');
       const tr = await readImageList(trainFile);
       let K = 0;
       for (const y of tr.labels) K = Math.max(K, y + 1);
       const te = await readImageList(testFile, K);
+      const va = await readImageList(valFile, K);
       const t = transformOptions('imagenet', { normalization: NORMALIZATION.imagenet, ...(spec.imageSize ? { size: spec.imageSize } : {}), ...spec.transform });
       const train = new FileDataset('imagenet-lt/train', tr.paths.map((p) => join(root, p)), tr.labels, K, t, root);
-      const test = new FileDataset(`imagenet-lt/${spec.testSplit ?? 'test'}`, te.paths.map((p) => join(root, p)), te.labels, K, t, root);
+      const test = new FileDataset('imagenet-lt/test', te.paths.map((p) => join(root, p)), te.labels, K, t, root);
+      const val = new FileDataset('imagenet-lt/val', va.paths.map((p) => join(root, p)), va.labels, K, t, root);
       if (spec.verifyFiles) {
         await verifyFiles(train, trainFile);
+        await verifyFiles(val, valFile);
         await verifyFiles(test, testFile);
       }
-      return finishSplit('imagenet-lt', root, Array.from({ length: K }, (_, i) => String(i)), train, test, spec);
+      return finishSplit('imagenet-lt', root, Array.from({ length: K }, (_, i) => String(i)), { train, val, test, valRule: 'ImageNet_LT_val.txt' }, spec);
     }
     default:
       throw new RangeError(`kind = ${JSON.stringify((spec as { kind: unknown }).kind)}: expected one of synthetic, cifar10-lt, cifar100-lt, image-folder, inat18, imagenet-lt, cifar-binary`);

@@ -30,6 +30,8 @@ export interface SyntheticOptions {
   imbalanceFactor?: number;
   /** balanced test split: images per class (default 100) */
   testPerClass?: number;
+  /** balanced validation split, generated from its own streams: images per class (default testPerClass) */
+  valPerClass?: number;
   seed?: number;
   /** image side (default 32) */
   imageSize?: number;
@@ -164,6 +166,8 @@ export function syntheticDataset(opts: SyntheticOptions = {}): DataSplit {
   const nMax = opts.maxPerClass ?? 500;
   const IF = opts.imbalanceFactor ?? 100;
   const nTest = opts.testPerClass ?? 100;
+  const nVal = opts.valPerClass || nTest;
+  if (!(Number.isInteger(nVal) && nVal >= 1)) throw new RangeError(`valPerClass = ${nVal}: expected an integer >= 0 (0: the data set's default)`);
   const seed = opts.seed ?? 0;
   const size = opts.imageSize ?? 32;
   if (!(Number.isInteger(size) && size >= 16 && size <= 256)) throw new Error(`synthetic imageSize = ${size}: expected an integer in [16, 256]`);
@@ -179,7 +183,7 @@ export function syntheticDataset(opts: SyntheticOptions = {}): DataSplit {
         // Item (split, class, j) has its own stream: the first n images of a class never depend on IF.
         renderSynthetic(c, size, rngFor(seed, split, c, j), px.subarray(k * size * size * 3, (k + 1) * size * size * 3));
         labels[k] = c;
-        ids.push(`${split === 0 ? 'train' : 'test'}/${c}/${j}`);
+        ids.push(`${['train', 'test', 'val'][split]}/${c}/${j}`);
         k++;
       }
     });
@@ -187,10 +191,17 @@ export function syntheticDataset(opts: SyntheticOptions = {}): DataSplit {
   };
   const tr = makeSplit(0, counts);
   const te = makeSplit(1, new Array<number>(K).fill(nTest));
+  // Split 2: streams (seed, 2, class, j) that neither train (0) nor test (1) draws from.
+  const va = makeSplit(2, new Array<number>(K).fill(nVal));
   const transform = transformOptions('cifar', { size, normalization: channelStats(tr.px), ...opts.transform });
   const name = `synthetic-lt`;
   const train = new MemoryDataset(`${name}/train`, tr.px, tr.labels, K, size, size, transform, (i) => tr.ids[i]);
   const test = new MemoryDataset(`${name}/test`, te.px, te.labels, K, size, size, transform, (i) => te.ids[i]);
-  const description = describe(name, `synthetic(seed=${seed},size=${size},nMax=${nMax},test=${nTest})`, syntheticClassNames(K), train, test, opts.thresholds ?? DEFAULT_THRESHOLDS, IF);
-  return { train, test, description, inputShape: [transform.size, transform.size, 3] };
+  const val = new MemoryDataset(`${name}/val`, va.px, va.labels, K, size, size, transform, (i) => va.ids[i]);
+  const description = describe(name, `synthetic(seed=${seed},size=${size},nMax=${nMax},test=${nTest})`, syntheticClassNames(K), { train, val, test }, {
+    thresholds: opts.thresholds ?? DEFAULT_THRESHOLDS,
+    imbalanceFactor: IF,
+    valRule: `${nVal} per class, generated (streams of their own)`,
+  });
+  return { train, val, test, description, inputShape: [transform.size, transform.size, 3] };
 }

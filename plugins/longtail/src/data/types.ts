@@ -14,11 +14,18 @@ export interface DatasetDescription {
   numClasses: number;
   classNames: string[];
   trainCounts: number[];
+  /** images per class of the validation split (what a search selects on; see validation.ts) */
+  valCounts: number[];
   testCounts: number[];
   thresholds: ShotThresholds;
-  /** class indices of each group, by training count */
+  /** class indices of each group, by training count (inat18: by the full train2018 counts, see groupCounts) */
   groups: { many: number[]; medium: number[]; few: number[] };
-  /** sha256 (hex) over the description and the exact item lists (ids + labels) of both splits */
+  /** set when the groups are drawn from other counts than trainCounts: inat18's full train2018, before the
+   *  validation hold-out, so its Many/Medium/Few are the literature's */
+  groupCounts?: number[];
+  /** how the validation split was made, in words (e.g. "500 per class from the images the profile leaves out") */
+  valRule: string;
+  /** sha256 (hex) over the description and the exact item lists (ids + labels) of the three splits */
   digest: string;
   /** where the data came from: a path, or e.g. "synthetic(seed=0)" */
   source: string;
@@ -88,6 +95,9 @@ export interface ImageDataset {
 
 export interface DataSplit {
   train: ImageDataset;
+  /** disjoint from train and test; the split trainers evaluate on during training (validation.ts) */
+  val: ImageDataset;
+  /** read once per trial, after the last stage */
   test: ImageDataset;
   description: DatasetDescription;
   inputShape: [number, number, number];
@@ -124,13 +134,22 @@ export interface DatasetSpec {
   maxPerClass?: number;
   /** synthetic: balanced test images per class (default 100) */
   testPerClass?: number;
+  /** validation images per class (0 or unset: the kind's default): cifar10-lt 500, cifar100-lt 20 (from the images
+   *  the long-tail profile leaves out), synthetic = testPerClass (generated), inat18 at most 3 (held out) */
+  valPerClass?: number;
+  /** the hold-out fraction of each class's training images (image-folder without val/, cifar-binary at IF 1,
+   *  inat18 together with valPerClass); in (0, 0.5], default 0.1 */
+  valSplit?: number;
   /** image-folder: the split folders, relative to dataDir or absolute, each root/<class>/<image> (default 'train'
    *  and 'test'; 'val' is tried when 'test' is absent) */
   trainDir?: string;
   testDir?: string;
+  /** image-folder: the validation folder (default 'val' when present and not the test folder; else a hold-out) */
+  valDir?: string;
   /** inat18: which files to read: COCO JSON ('json', default when present) or the txt lists ('txt') */
   inatFormat?: 'json' | 'txt';
-  /** inat18 / imagenet-lt: the split used as test ('val' default for inat18, 'test' for imagenet-lt) */
+  /** inat18 / imagenet-lt: the split used as test: inat18 'val' (val2018, its only choice), imagenet-lt 'test'
+   *  (ImageNet_LT_test.txt, its only choice: ImageNet_LT_val.txt is the validation split) */
   testSplit?: 'val' | 'test';
   /** inat18 / imagenet-lt: stat every listed image at load and fail on the first missing one (default false:
    *  missing images are found when decoded, then skipped with a warning or an error under `strict`) */

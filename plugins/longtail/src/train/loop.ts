@@ -50,6 +50,8 @@ export function datasetSpec(p: CommonParams): DatasetSpec {
     numClasses: p.dataset === 'synthetic' ? p.syntheticClasses : undefined,
     maxPerClass: p.maxPerClass || undefined,
     testPerClass: p.testPerClass || undefined,
+    valPerClass: p.valPerClass || undefined,
+    valSplit: p.valSplit,
     thresholds: { many: p.manyThreshold, few: p.fewThreshold },
   };
 }

@@ -28,6 +28,21 @@ export const COMMON_PARAMS = {
   syntheticClasses: { type: 'int', default: 10, min: 2, max: 20, description: 'synthetic only: number of classes' },
   maxPerClass: { type: 'int', default: 0, min: 0, description: 'images of the largest class (0: data set default; synthetic 500)' },
   testPerClass: { type: 'int', default: 0, min: 0, description: 'synthetic only: balanced test images per class (0: default 100)' },
+  valPerClass: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    description:
+      'validation images per class (0: the data set default): cifar10-lt 500 / cifar100-lt 20 taken from the training images the long-tail profile leaves out (the training set is unchanged), synthetic = testPerClass (generated), inat18 at most 3 held out of train2018',
+  },
+  valSplit: {
+    type: 'float',
+    default: 0.1,
+    min: 0.001,
+    max: 0.5,
+    description:
+      "fraction of each class's training images held out for validation where no validation images exist apart (image-folder without val/, cifar-binary at imbalanceFactor 1, inat18 under the valPerClass cap); imagenet-lt uses ImageNet_LT_val.txt",
+  },
   manyThreshold: { type: 'int', default: 100, min: 0, description: 'Many-shot: classes with MORE training images than this (Kang et al.: 100)' },
   fewThreshold: { type: 'int', default: 20, min: 0, description: 'Few-shot: classes with FEWER training images than this (Kang et al.: 20)' },
   model: { type: 'categorical', default: 'resnet32', choices: MODEL_NAMES, description: 'network: CIFAR ResNet-(6n+2), resnet50, resnext50 (32x4d) or small-cnn' },
