@@ -8,11 +8,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { LocalMlflowServer, MlflowClient } from '@iccl/mlflow';
 import { FaultProxy } from '../../tools/fault-proxy/fault-proxy';
 import { mountTinyDisk, unmountTinyDisk } from '../../tools/faults/tiny-disk';
-import { endState, journalTrials, ROOT, startDriver, until, type Driver, type EndState, type JournalTrial } from '../../e2e/tests/support/fault-judge';
+import { endState, ROOT, startDriver, until, type Driver, type EndState } from '../../e2e/tests/support/fault-judge';
+import { demoMetric, duplicatedTrials, latestTrialChild, marked, Postgres, trialsOf } from './support';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : d);
@@ -23,7 +23,7 @@ const WORKERS = Number(opt('--workers', '2'));
 const EPOCHS = Number(opt('--epochs', '12'));
 const ONLY = opt('--only', '').split(',').filter(Boolean);
 const OUT = path.resolve(ROOT, opt('--out', 'bench/results/chaos.md'));
-const METRIC = 'eval/top1';
+const METRIC = demoMetric();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Ctx {
@@ -51,34 +51,6 @@ async function finished(d: Driver, ok = [0]): Promise<void> {
   if (!ok.includes(e.code ?? -1) && !(ok.includes(137) && e.signal === 'SIGKILL')) throw new Error(`driver exited ${e.code ?? e.signal}:\n${d.output().slice(-3000)}`);
 }
 
-/** Processes carrying this case's marker in their environment (trial processes, local servers). */
-function marked(marker: string): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ICCL_CHAOS_CASE=${marker}`)) out.push(Number(p));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return out;
-}
-
-function childrenOf(pid: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 async function outage(c: Ctx, mode: 'refuse' | 'drop' | 'stall', from: () => boolean, to: () => boolean): Promise<Driver[]> {
   const d = c.run();
   try {
@@ -96,6 +68,8 @@ const later = (ms: number) => {
   let t0 = 0;
   return (cond: () => boolean) => () => cond() && (t0 ||= Date.now()) > 0 && Date.now() - t0 >= ms;
 };
+
+let pg: Postgres | null = null;
 
 /** Processes of a case still alive after its driver was SIGKILLed and its watchdog acted, by case. */
 const orphansAfterKill = new Map<string, number>();
@@ -193,8 +167,8 @@ const CASES: Case[] = [
     when: 'trial 1\'s process, 10 s in',
     inject: async (c) => {
       const d = await runUntil(c, 1, 10_000);
-      const kids = childrenOf(d.proc.pid!).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('trial-child'));
-      if (kids.length) process.kill(kids[kids.length - 1], 'SIGKILL');
+      const kid = latestTrialChild(d.proc.pid!);
+      if (kid) process.kill(kid, 'SIGKILL');
       await finished(d);
       return [d];
     },
@@ -205,7 +179,7 @@ const CASES: Case[] = [
     storage: 'postgres',
     inject: async (c) => {
       const d = await runUntil(c, 1, 8000);
-      pgRestart();
+      pg!.restart();
       await finished(d);
       return [d];
     },
@@ -216,31 +190,6 @@ const CASES: Case[] = [
     inject: async (c) => killAndRerun(c, await runUntil(c, 1, 10_000), () => fs.appendFileSync(c.journal, '{"op_code": 5, "worker_id": "torn", "trial_id": 1, "state"')),
   },
 ];
-
-let pgDir = '';
-let pgUrl = '';
-function pgStart(): void {
-  pgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-chaos-pg-'));
-  pgUrl = execFileSync('bash', [path.join(ROOT, 'tools/pg/start.sh'), pgDir], { encoding: 'utf8' }).trim().split('\n').pop()!;
-}
-function pgRestart(): void {
-  const bin = fs.readdirSync('/usr/lib/postgresql').sort().pop();
-  execFileSync('runuser', ['-u', 'postgres', '--', `/usr/lib/postgresql/${bin}/bin/pg_ctl`, '-D', path.join(pgDir, 'data'), '-m', 'fast', '-w', 'restart'], { stdio: 'ignore' });
-}
-
-const STATES = ['RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'WAITING'];
-
-/** The study's trials: a journal through the real optuna, PostgreSQL as its rows (psql). */
-function trialsOf(storage: string, study: string): JournalTrial[] {
-  if (storage.startsWith('journal:')) return journalTrials(storage.slice(8));
-  const bin = fs.readdirSync('/usr/lib/postgresql').sort().pop();
-  const sql =
-    `SELECT coalesce(json_agg(json_build_object('number', t.number, 'state', t.state, 'system_attrs', t.system_attrs, 'params', t.params, ` +
-    `'intermediate', (SELECT coalesce(json_object_agg(v.step, v.value), '{}') FROM iccl_trial_values v WHERE v.trial_id = t.trial_id))), '[]') ` +
-    `FROM iccl_trials t JOIN iccl_studies s USING (study_id) WHERE s.study_name = '${study.replace(/'/g, "''")}'`;
-  const out = execFileSync(`/usr/lib/postgresql/${bin}/bin/psql`, [storage, '-At', '-c', sql], { encoding: 'utf8' });
-  return (JSON.parse(out) as (Omit<JournalTrial, 'state'> & { state: number })[]).map((t) => ({ ...t, state: STATES[t.state] ?? String(t.state) }));
-}
 
 interface Row {
   c: Case;
@@ -265,11 +214,11 @@ async function main(): Promise<void> {
   try {
     for (const c of CASES) {
       if (ONLY.length && !ONLY.some((o) => c.name.includes(o))) continue;
-      if (c.storage === 'postgres' && !pgUrl) pgStart();
+      if (c.storage === 'postgres' && !pg) pg = Postgres.start();
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-chaos-'));
       const name = `chaos-${rows.length}-${Date.now().toString(36)}`;
       const journal = path.join(dir, 'studies.journal');
-      const storage = c.storage === 'postgres' ? pgUrl : `journal:${journal}`;
+      const storage = c.storage === 'postgres' ? pg!.url : `journal:${journal}`;
       const spoolDir = path.join(dir, 'spool');
       const args = ['run', '--space', 'demo', '--configuration', 'smoke', '--study', name, '--trials', String(TRIALS), '--workers', String(WORKERS), '--pruner', 'nop', '--set', `epochs=${EPOCHS}`,
         '--storage', storage, '--tracking', `mlflow:${proxy.uri}`, '--runs-dir', path.join(dir, 'runs'), '--no-report', '--heartbeat', '2'];
@@ -288,11 +237,10 @@ async function main(): Promise<void> {
       drivers.forEach((d, i) => fs.writeFileSync(path.join(dir, `driver-${i}.log`), d.output()));
       const orphans = marked(c.name).length + (orphansAfterKill.get(c.name) ?? 0);
       for (const p of marked(c.name)) process.kill(p, 'SIGKILL');
-      const trials = trialsOf(storage, name);
+      const trials = trialsOf(storage, name, pg);
       const s = await endState({ client, experiment: name, trials, spoolDir, metric: METRIC });
       const complete = trials.filter((t) => t.state === 'COMPLETE');
-      const keys = complete.map((t) => JSON.stringify(t.params));
-      const trialsDuplicated = Math.max(0, complete.length - TRIALS) + (keys.length - new Set(keys).size);
+      const trialsDuplicated = duplicatedTrials(trials, TRIALS);
       const wallMs = (await Promise.all(drivers.map((d) => d.exited))).reduce((a, e) => a + e.ms, 0);
       rows.push({ c, s, wallMs, orphans, trialsLost: Math.max(0, TRIALS - complete.length), trialsDuplicated, load: os.loadavg()[0], error });
       process.stderr.write(`chaos: ${c.name}: ${JSON.stringify({ ...s, wallMs, orphans, error })} (logs in ${dir})\n`);
@@ -300,7 +248,7 @@ async function main(): Promise<void> {
   } finally {
     await proxy.close();
     await server?.stop();
-    if (pgDir) execFileSync('bash', [path.join(ROOT, 'tools/pg/stop.sh'), pgDir], { stdio: 'ignore' });
+    pg?.stop();
   }
   const base = rows.find((r) => r.c.name.startsWith('none'))?.wallMs;
   const lines = [
