@@ -1,4 +1,3 @@
-import type { TopLevelSpec } from 'vega-lite';
 import { nonDominatedRanks } from '../study/pareto';
 import type { FrozenTrial } from '../study/trial-types';
 import type { PerClass } from './per-class';
@@ -30,74 +29,6 @@ export function shotBands(pc: PerClass): { group: string; lo: number; hi: number
   }));
 }
 
-const GROUP_COLOURS = { scale: { domain: [...SHOTS], range: ['#1f77b4', '#ff7f0e', '#d62728'] } };
-
-/** Per-class accuracy against the class's training-image count (log x), Many/Medium/Few shaded. */
-export function perClassSpec(pc: PerClass, width: number, height: number): TopLevelSpec {
-  const points = pc.trainCount
-    .map((n, i) => ({ class: pc.name[i], group: pc.group[i], count: n, accuracy: pc.accuracy[i] }))
-    .filter((p) => p.count > 0 && p.accuracy !== null);
-  const bands = shotBands(pc);
-  const means = bands.map((b) => {
-    const acc = points.filter((p) => p.group === b.group).map((p) => p.accuracy as number);
-    return { ...b, mean: acc.reduce((a, x) => a + x, 0) / Math.max(1, acc.length) };
-  });
-  const x = {
-    field: 'count',
-    type: 'quantitative' as const,
-    title: 'training images of the class (log scale)',
-    scale: { type: 'log' as const },
-  };
-  return {
-    width,
-    height,
-    layer: [
-      {
-        data: { values: bands },
-        mark: { type: 'rect', opacity: 0.12 },
-        encoding: {
-          x: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
-          x2: { field: 'hi' },
-          color: { field: 'group', type: 'nominal', legend: null, ...GROUP_COLOURS },
-        },
-      },
-      {
-        data: { values: bands.map((b) => ({ ...b, mid: Math.sqrt(b.lo * b.hi) })) },
-        mark: { type: 'text', baseline: 'top', dy: 4, fontSize: 12 },
-        encoding: {
-          x: { field: 'mid', type: 'quantitative', scale: { type: 'log' } },
-          text: { field: 'group' },
-          y: { value: 0 },
-        },
-      },
-      {
-        data: { values: means },
-        mark: { type: 'rule', strokeDash: [4, 3], strokeWidth: 1.5 },
-        encoding: {
-          x: { field: 'lo', type: 'quantitative', scale: { type: 'log' } },
-          x2: { field: 'hi' },
-          y: { field: 'mean', type: 'quantitative' },
-          color: { field: 'group', type: 'nominal', legend: null, ...GROUP_COLOURS },
-        },
-      },
-      {
-        data: { values: points },
-        mark: { type: 'point', filled: true, size: 45 },
-        encoding: {
-          x,
-          y: {
-            field: 'accuracy',
-            type: 'quantitative',
-            title: 'test accuracy of the class',
-            scale: { domain: [0, 1] },
-          },
-          color: { field: 'group', type: 'nominal', title: 'group', ...GROUP_COLOURS },
-        },
-      },
-    ],
-  } as TopLevelSpec;
-}
-
 export interface HeadTailPoint {
   trial: number;
   top1: number;
@@ -114,47 +45,4 @@ export function headTailPoints(trials: FrozenTrial[]): HeadTailPoint[] {
   });
   const ranks = nonDominatedRanks(pts.map((p) => [-p.top1, -p.few]));
   return pts.map((p, i) => ({ ...p, front: ranks[i] === 0 }));
-}
-
-export function headTailSpec(pts: HeadTailPoint[], width: number, height: number): TopLevelSpec {
-  const values = pts.map((p) => ({ ...p, set: p.front ? 'Pareto front' : 'dominated' }));
-  const front = values.filter((p) => p.front).sort((a, b) => a.top1 - b.top1);
-  return {
-    width,
-    height,
-    layer: [
-      {
-        data: { values: front },
-        mark: { type: 'line', color: '#d62728', interpolate: 'step-before', opacity: 0.6 },
-        encoding: {
-          x: { field: 'top1', type: 'quantitative' },
-          y: { field: 'few', type: 'quantitative' },
-          order: { field: 'top1' },
-        },
-      },
-      {
-        data: { values },
-        mark: { type: 'point', filled: true, size: 60 },
-        encoding: {
-          x: { field: 'top1', type: 'quantitative', title: 'top-1 accuracy', scale: { zero: false } },
-          y: { field: 'few', type: 'quantitative', title: 'Few accuracy', scale: { zero: false } },
-          color: {
-            field: 'set',
-            type: 'nominal',
-            title: null,
-            scale: { domain: ['Pareto front', 'dominated'], range: ['#d62728', '#7f7f7f'] },
-          },
-        },
-      },
-      {
-        data: { values },
-        mark: { type: 'text', dx: 7, align: 'left', fontSize: 10 },
-        encoding: {
-          x: { field: 'top1', type: 'quantitative' },
-          y: { field: 'few', type: 'quantitative' },
-          text: { field: 'trial' },
-        },
-      },
-    ],
-  } as TopLevelSpec;
 }
