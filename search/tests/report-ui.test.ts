@@ -51,7 +51,7 @@ describe('the report of a real small study, in a browser', () => {
       metric_names: string[] | null;
       trials: { state: string; per_class: { trainCount: number[]; accuracy: (number | null)[] } | null }[];
     };
-    expect(read.metric_names).toEqual(['eval/top1']); // Optuna's set_metric_names: optuna-dashboard's axis labels
+    expect(read.metric_names).toEqual(['val/top1']); // Optuna's set_metric_names: optuna-dashboard's axis labels
     const trials = read.trials;
     const complete = trials.filter((t) => t.state === 'COMPLETE');
     expect(complete.length).toBeGreaterThan(0);

@@ -41,7 +41,7 @@ describe('search-space files', () => {
     for (const p of ['alpha', 'tau', 'centroidMomentum', 'samplerRatio', 'lr', 'weightDecay', 'wIcc']) expect(s.params[p]).toBeDefined();
     expect(s.params.tau).toMatchObject({ type: 'float', log: true });
     const multi = loadSearchSpace('inat18', 'multi', SPACES);
-    expect(multi.objectives.map((o) => o.metric)).toEqual(['eval/top1', 'eval/few']);
+    expect(multi.objectives.map((o) => o.metric)).toEqual(['val/top1', 'val/few']);
     expect(multi.budget.trials).toBe(s.budget.trials); // only what the configuration names changes
   });
 

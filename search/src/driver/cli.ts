@@ -78,6 +78,7 @@ async function cmdRun(o: RunOpts): Promise<number> {
   const dataDir = o.dataDir ? path.resolve(o.dataDir) : space.data?.dir ? path.resolve(REPO, space.data.dir) : undefined;
   checkData(space, dataDir);
   const compiled = new CompiledSpace(space, o.space, { set: o.set, repoRoot: protocolRoot(space.protocol), dataDir });
+  for (const note of compiled.notes) process.stderr.write(`${note}\n`);
   const s = o.sampler ? nameAndOptions(o.sampler) : { name: space.sampler.name, options: space.sampler.options };
   const p = o.pruner ? nameAndOptions(o.pruner) : { name: space.pruner.name, options: space.pruner.options };
   const seed = (s.options.seed as number | undefined) ?? space.sampler.seed;

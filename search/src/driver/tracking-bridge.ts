@@ -10,6 +10,7 @@ import type { CompiledSpace } from '../spaces/compile';
 import { StaleTrialError, type Storage } from '../storages/base';
 import type { Study } from '../study/study';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
+import { heldOutTestTags, testMetrics } from '../report/held-out-test';
 import { ATTR } from './attrs';
 import type { TrackCall } from './messages';
 
@@ -150,7 +151,9 @@ export class TrackingBridge {
 
 /**
  * The best trial on the study's run: tags (params are immutable in MLflow, and the best changes as a
- * resumed study goes on) and a `best/value` metric stepped by the number of complete trials.
+ * resumed study goes on) and a `best/value` metric stepped by the number of complete trials. The best
+ * is chosen on the objective (validation); its test accuracy goes apart, as selected_test.* tags and
+ * selected_test/* metrics, with a note that no choice read it (report/held-out-test.ts).
  */
 async function logStudySummary(study: Study, run: Tracker): Promise<void> {
   const complete = await study.getTrials({ states: [TrialState.COMPLETE] });
@@ -163,7 +166,9 @@ async function logStudySummary(study: Study, run: Tracker): Promise<void> {
     tags['best.trial'] = String(best.number);
     tags['best.value'] = String(best.values![0]);
     for (const [k, v] of Object.entries(best.params)) tags[`best.param.${k}`] = String(v);
-    run.logMetrics({ 'best/value': best.values![0]! }, complete.length);
+    Object.assign(tags, heldOutTestTags(best));
+    const test = Object.fromEntries(Object.entries(testMetrics(best)).map(([k, v]) => [`selected_test/${k}`, v]));
+    run.logMetrics({ 'best/value': best.values![0]!, ...test }, complete.length);
   } else if (complete.length > 0) {
     tags['best.pareto_trials'] = (await study.bestTrials()).map((t) => t.number).join(',');
   }

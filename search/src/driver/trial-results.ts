@@ -5,6 +5,7 @@
 import type { Pruner } from '../pruners/base';
 import { PER_CLASS_ATTR, perClassFromArtifacts } from '../report/per-class';
 import type { CompiledSpace } from '../spaces/compile';
+import { metricValue } from '../spaces/metric-names';
 import { StaleTrialError, type Storage } from '../storages/base';
 import type { Study } from '../study/study';
 import { TrialState, type FrozenTrial } from '../study/trial-types';
@@ -25,7 +26,7 @@ export interface TrialResultsContext {
 
 /** Stores a report's intermediate value; true when the pruner says stop (asked only when `ask`). */
 export async function recordReport(c: TrialResultsContext, t: FrozenTrial, step: number, metrics: Record<string, number>, ask: boolean): Promise<boolean> {
-  const v = metrics[c.space.intermediateMetric];
+  const v = metricValue(metrics, c.space.intermediateMetric);
   if (typeof v !== 'number') return false;
   await c.storage.setTrialIntermediateValue(t.trialId, step, v);
   return ask ? c.pruner.prune(c.study, await c.storage.getTrial(t.trialId)) : false;
@@ -49,7 +50,11 @@ export async function recordOutcome(c: TrialResultsContext, t: FrozenTrial, outc
       // the per-class table goes into the study, so the report draws the tail wherever the study is read
       const perClass = perClassFromArtifacts(m.artifacts ?? []);
       if (perClass) await storage.setTrialUserAttr(t.trialId, PER_CLASS_ATTR, perClass);
-      const values = space.objectiveMetrics.map((name, i) => (name in metrics ? metrics[name] : i === 0 && space.objectiveMetrics.length === 1 ? m.objective : undefined));
+      // (a NaN arrives as null: it is present, and the study calls it non-finite)
+      const values = space.objectiveMetrics.map((name, i) => {
+        const v = metricValue(metrics, name);
+        return v !== undefined ? v : i === 0 && space.objectiveMetrics.length === 1 ? m.objective : undefined;
+      });
       const missing = space.objectiveMetrics.filter((_n, i) => values[i] === undefined);
       if (missing.length) {
         await fail(`the trainer's result has no metric ${missing.join(', ')} (it has: ${Object.keys(metrics).join(', ') || 'none'})`);

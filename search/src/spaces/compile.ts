@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { Distribution, ParamValue } from '../study/distributions';
 import { StudyDirection } from '../study/trial-types';
 import { SearchSpaceError } from './load';
+import { currentMetricName, legacyMetricNote, testSelectionNote } from './metric-names';
 import type { ParamSpace, SearchSpaceFile } from './schema';
 
 /** What a trial runs: the plugin (package name or path) and its full parameter set. */
@@ -51,6 +52,8 @@ export class CompiledSpace {
   readonly directions: StudyDirection[];
   readonly objectiveMetrics: string[];
   readonly intermediateMetric: string;
+  /** lines for the user about how the space was read (eval/* metrics read as val/*) */
+  readonly notes: string[];
   readonly fixed: Record<string, unknown>;
   readonly params: Record<string, ParamSpace>;
   private readonly order: [string, ParamSpace][];
@@ -61,8 +64,10 @@ export class CompiledSpace {
     opts: { set?: Record<string, unknown>; repoRoot?: string; dataDir?: string } = {},
   ) {
     this.directions = space.objectives.map((o) => (o.direction === 'maximize' ? StudyDirection.MAXIMIZE : StudyDirection.MINIMIZE));
-    this.objectiveMetrics = space.objectives.map((o) => o.metric);
-    this.intermediateMetric = space.intermediateMetric ?? this.objectiveMetrics[0];
+    this.objectiveMetrics = space.objectives.map((o) => currentMetricName(o.metric));
+    this.intermediateMetric = currentMetricName(space.intermediateMetric ?? space.objectives[0].metric);
+    const named = [...space.objectives.map((o) => o.metric), space.intermediateMetric ?? ''];
+    this.notes = [legacyMetricNote(where, named), testSelectionNote(where, named)].filter((n): n is string => n !== null);
     let protocol: Record<string, unknown> = {};
     if (space.protocol) {
       const file = path.resolve(opts.repoRoot ?? process.cwd(), space.protocol);
