@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One set-up step for everything the project needs, idempotent and quick on a second run:
 #   npm packages (from the lock), the native TensorFlow backend, the pinned Python packages in .venv,
-#   the Debian packages the native build needs, and with --test those the tests use (PostgreSQL, Chromium).
+#   the Debian packages the native build needs, and with --test those the tests use (PostgreSQL, Chromium,
+#   a single-node Slurm with munge).
 # Usage: bash tools/setup.sh [--test] [--gpu]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,14 +40,22 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 if [ "$want_test" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # A single-node Slurm on loopback for the job-array tests (search/tests/slurm-*.test.ts).
+  command -v slurmctld >/dev/null 2>&1 || need+=(slurmctld)
+  command -v slurmd >/dev/null 2>&1 || need+=(slurmd)
+  command -v sbatch >/dev/null 2>&1 || need+=(slurm-client)
+  command -v munged >/dev/null 2>&1 || need+=(munge)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     say "set-up needs these Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})"; exit 1
   fi
   say "installing Debian packages: ${need[*]}"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  # The package lists once, and only when apt knows none of the packages yet (a fresh image has no lists).
+  if ! apt-cache show "${need[@]}" >/dev/null 2>&1; then apt-get update -qq >/dev/null; fi
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; }
+  # Lists that are there but stale (a package moved on the mirror): refresh them once and retry.
+  apt_install || { apt-get update -qq >/dev/null; apt_install; }
 fi
 
 # --- native TensorFlow --------------------------------------------------------------------------

@@ -10,6 +10,8 @@ export const ATTR = {
   host: 'driver_host',
   pid: 'driver_pid',
   driverId: 'driver_id',
+  /** The Slurm task running the trial (JOBID_TASKID of an array, or JOBID), when run under Slurm. */
+  slurmTask: 'slurm_task',
   spaceHash: 'search_space_hash',
   space: 'search_space',
   /** Optuna's Study.set_metric_names key: optuna-dashboard labels objectives with it. */

@@ -4,7 +4,9 @@
  *   run --space <file|name> [--study NAME] [--storage journal:PATH|postgresql://...] [--trials N] ...
  *   report --study NAME --storage ...
  *   list --storage ...
+ *   slurm [submit] --space ... --storage postgresql://... --array N ...   |   slurm status --study NAME --storage ...
  */
+import './signal-guard';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { writeReport } from '../report';
@@ -20,6 +22,7 @@ import { makePruner, makeSampler, makeTracking, openStorage } from './factories'
 import { StudyProgress } from './progress';
 import { describePlan, planGpuSlots } from './gpu-slots';
 import { runStudy } from './run-study';
+import { addSlurmCommands } from './slurm-cli';
 import { assetsRoot, projectRoot, protocolRoot } from '../package-paths';
 
 // Reports, data and the local MLflow store: the repository from its sources, the current folder when installed.
@@ -68,6 +71,7 @@ interface RunOpts {
   runsDir?: string;
   heartbeat?: number;
   retries?: number;
+  waitForOthers?: number;
 }
 
 async function cmdRun(o: RunOpts): Promise<number> {
@@ -113,6 +117,7 @@ async function cmdRun(o: RunOpts): Promise<number> {
       tracking,
       heartbeatSeconds: o.heartbeat,
       stopSignal: stop.signal,
+      waitForOthersSeconds: o.waitForOthers,
       onEvent: (e) => progress.onEvent(e),
       studyRunParams: {
         space: space.name,
@@ -206,7 +211,7 @@ async function cmdList(o: { storage: string }): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
-  const program = new Command().name('iccl-search').description('Hyperparameter search over trainer plugins: run a study, list studies, write reports.').exitOverride();
+  const program = new Command().name('iccl-search').description('Hyperparameter search over trainer plugins: run a study, list studies, write reports, run a study on Slurm.').exitOverride();
   program
     .command('run')
     .description('Run (or resume) a study defined by a search-space file')
@@ -232,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--runs-dir <dir>', 'where trial work dirs go (<dir>/<study>/trial-N)', 'runs')
     .option('--reports-dir <dir>', 'where the report goes (<dir>/<study>/index.html)')
     .option('--no-report', 'do not write reports/<study>/index.html at the end')
+    .option('--wait-for-others <s>', "with other drivers on the study: when nothing is left to claim, stay while their trials run (looking every S seconds) to take over a lost one's retry", positiveInt('--wait-for-others'))
     .action(async (o: RunOpts) => {
       code = await cmdRun(o);
     });
@@ -251,6 +257,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: { storage: string }) => {
       code = await cmdList(o);
     });
+  addSlurmCommands(program, (c) => (code = c));
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -11,6 +11,12 @@ import { isFinished, type FrozenTrial } from '../study/trial-types';
 import { ATTR } from './attrs';
 import type { DriverIdentity } from './reaping';
 
+/** `JOBID_TASKID` of the Slurm array task this process runs in, `JOBID` of a plain job, null outside Slurm. */
+export function slurmTaskName(env: NodeJS.ProcessEnv): string | null {
+  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
+  return env.SLURM_JOB_ID ?? null;
+}
+
 /** Finished trials a resumed run starts with (failed ones a retry replaced not counted). */
 export function alreadyDone(trials: FrozenTrial[]): number {
   const replaced = new Set(trials.map((t) => t.systemAttrs[ATTR.retriedFrom]).filter((n) => n !== undefined));
@@ -44,7 +50,8 @@ export class Launcher {
     return p;
   }
 
-  private mayStart(): boolean {
+  /** False once stopping or past the study's time limit (the budget aside). */
+  mayStart(): boolean {
     const { o } = this;
     if (o.stopping()) return false;
     return o.studyTimeout === null || o.studyTimeout === undefined || (Date.now() - this.started) / 1000 < o.studyTimeout;
@@ -61,6 +68,8 @@ export class Launcher {
     await storage.setTrialSystemAttr(trial.trialId, ATTR.host, me.host);
     await storage.setTrialSystemAttr(trial.trialId, ATTR.pid, process.pid);
     await storage.setTrialSystemAttr(trial.trialId, ATTR.driverId, me.driverId);
+    const task = slurmTaskName(process.env);
+    if (task) await storage.setTrialSystemAttr(trial.trialId, ATTR.slurmTask, task);
     await storage.recordHeartbeat?.(trial.trialId);
     const workDir = (frozen0.systemAttrs[ATTR.workDir] as string | undefined) ?? path.join(this.o.runsDir, `trial-${trial.number}`);
     if (!frozen0.systemAttrs[ATTR.workDir]) await storage.setTrialSystemAttr(trial.trialId, ATTR.workDir, workDir);

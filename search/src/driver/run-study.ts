@@ -18,7 +18,7 @@ import type { Sampler } from '../samplers/base';
 import type { CompiledSpace } from '../spaces/compile';
 import type { Storage } from '../storages/base';
 import type { Study } from '../study/study';
-import { isFinished, type FrozenTrial } from '../study/trial-types';
+import { isFinished, TrialState, type FrozenTrial } from '../study/trial-types';
 import { ATTR } from './attrs';
 import type { TrialEvent } from './events';
 import type { GpuPlan } from './gpu-slots';
@@ -70,6 +70,11 @@ export interface RunStudyOptions {
   onStudyEnd?: (study: Study, studyRun: Tracker | null) => Promise<void>;
   /** Resolves when the caller wants to stop (Ctrl-C). */
   stopSignal?: AbortSignal;
+  /**
+   * With other drivers on the study (a Slurm array): when nothing is left to claim, stay while their
+   * trials run, polling every this many seconds, to take over the retry of one that is lost. Unset: leave.
+   */
+  waitForOthersSeconds?: number;
 }
 
 export interface RunStudyResult {
@@ -165,9 +170,19 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   const slot = async (): Promise<void> => {
     for (;;) {
       const t = await launcher.next();
-      if (!t) return;
-      await runTrial(t);
+      if (t) await runTrial(t);
+      else if (!(await othersStillRunning())) return;
     }
+  };
+  // Lingering (waitForOthersSeconds): a dead driver's trial is reaped here and its retry claimed above.
+  const othersStillRunning = async (): Promise<boolean> => {
+    const wait = o.waitForOthersSeconds;
+    if (!wait || !launcher.mayStart()) return false;
+    await reaper.reapDead(running);
+    const open = await storage.getAllTrials(study.studyId, [TrialState.RUNNING, TrialState.WAITING]);
+    if (!open.some((t) => !running.has(t.trialId))) return false;
+    await sleepUnlessStopped(wait * 1000, o.stopSignal);
+    return true;
   };
 
   try {
@@ -181,4 +196,16 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
     await bridge.endStudy(study, stopping ? 'KILLED' : 'FINISHED', o.onStudyEnd);
   }
   return { study, interrupted: stopping };
+}
+
+function sleepUnlessStopped(ms: number, stop?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    }
+    stop?.addEventListener('abort', done, { once: true });
+  });
 }

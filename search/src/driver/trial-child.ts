@@ -3,6 +3,7 @@
  * in its own process, so native TensorFlow memory dies with it. It owns no storage: reports go to
  * the parent, which writes them and asks the pruner; tracker calls are forwarded the same way.
  */
+import './signal-guard';
 import { consoleLogger, loadPlugin, TrialPruned, validateParams, type DatasetInfo, type Tracker, type TrialContext } from '@iccl/trainer-api';
 import type { FromChild, ToChild, TrackCall } from './messages';
 
@@ -83,7 +84,9 @@ process.on('message', (m: ToChild) => {
     pending.delete(m.seq);
   } else if (m.type === 'abort') abort.abort(new Error(m.reason));
 });
-// Ctrl-C reaches the whole process group: the parent decides, via an 'abort' message.
+// Ctrl-C reaches the whole process group, and Slurm's SIGTERM (scancel, time limit) every process of
+// the job: the parent decides, via an 'abort' message, so the trial ends as interrupted (a free retry).
 process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 // The parent died (e.g. SIGKILL): nobody will record our result, so stop at once.
 process.on('disconnect', () => setTimeout(() => process.exit(0), 100).unref());
