@@ -48,9 +48,10 @@ export function runDecodeWorker(): void {
     await Promise.all(
       Array.from(job.indices, async (idx, k) => {
         try {
-          const v = await load(idx, rngFor(job.seed, job.epoch, job.pos0 + k), job.train);
+          const row = x.subarray(k * job.itemSize, (k + 1) * job.itemSize);
+          const v = await load(idx, rngFor(job.seed, job.epoch, job.pos0 + k), job.train, row);
           if (v.length !== job.itemSize) throw new Error(`item ${idx} has ${v.length} values: expected ${job.itemSize}`);
-          x.set(v, k * job.itemSize);
+          if (v !== row) x.set(v, k * job.itemSize);
           errors[k] = '';
         } catch (e) {
           errors[k] = (e as Error).message || String(e);

@@ -87,14 +87,18 @@ export function makeLoader(ds: ImageDataset, sampler: Sampler, opts: LoaderOptio
       const pos0 = b * batchSize;
       const idx = order.subarray(pos0, Math.min(order.length, pos0 + batchSize));
       if (pool) {
-        // Split the batch into one contiguous chunk per worker.
-        const chunks = Math.min(pool.size, idx.length);
+        // The prefetch + 1 batches in flight keep that many workers busy with a whole batch each; only more
+        // workers than that split a batch into chunks. A whole batch comes back as the worker's buffer,
+        // uncopied: a split one costs the main thread a copy of every image (about 2 ms per 224 image
+        // with the fresh allocation, measured), as much as decoding a prepared one.
+        const chunks = Math.min(idx.length, Math.max(1, Math.ceil(pool.size / (prefetch + 1))));
         const per = Math.ceil(idx.length / chunks);
         const parts = await Promise.all(
           Array.from({ length: chunks }, (_, k) =>
             pool.run({ indices: idx.slice(k * per, (k + 1) * per), pos0: pos0 + k * per, seed, epoch, train, itemSize }),
           ),
         );
+        if (chunks === 1) return { x: parts[0].x, errors: parts[0].errors, idx, pos0 };
         const x = new Float32Array(idx.length * itemSize);
         const errors: string[] = [];
         parts.forEach((p, k) => {

@@ -14,14 +14,14 @@ export const ITEM_ROW = 7;
 export type StoreRecipe = Extract<WorkerRecipe, { kind: 'store' }>;
 
 /** Reads items of a store recipe (main thread or worker): the record, its CRC, then the usual transform. */
-export function storeItemLoader(r: StoreRecipe): (i: number, rng: () => number, train: boolean) => Promise<Float32Array> {
+export function storeItemLoader(r: StoreRecipe): (i: number, rng: () => number, train: boolean, out?: Float32Array) => Promise<Float32Array> {
   const reader = new ShardReader(r.shards, r.rebuild);
-  return async (i, rng, train) => {
+  return async (i, rng, train, out) => {
     const [s, k, off, len, w, h, crc] = r.rows.subarray(i * ITEM_ROW, (i + 1) * ITEM_ROW);
     const name = `${r.shards[s]} record ${k}`;
     if (!len) throw new ImageDecodeError(name, 'the original could not be decoded when the store was prepared');
     const buf = await reader.read(s, k, off, len, crc);
-    return r.format === 'raw' ? decodeRawRgb(buf, w, h, name, r.transform, rng, train) : decodeBuffer(buf, name, r.transform, rng, train);
+    return r.format === 'raw' ? decodeRawRgb(buf, w, h, name, r.transform, rng, train) : decodeBuffer(buf, name, r.transform, rng, train, out);
   };
 }
 

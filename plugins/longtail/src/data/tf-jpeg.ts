@@ -125,6 +125,8 @@ export function orientFlipAffine(
   flip: boolean,
   mul: ArrayLike<number>,
   add: ArrayLike<number>,
+  /** write here (s*s*3 floats, e.g. the image's rows of a batch) instead of in place or a new buffer */
+  target?: Float32Array,
 ): Float32Array {
   const { base, dX, dY } = orientedIndexing(s, orientation, flip);
   const m0 = +mul[0];
@@ -142,8 +144,8 @@ export function orientFlipAffine(
     return base + dX * X + dY * Y;
   };
   const involution = back(base) === 0 && back(base + dX) === 3 && back(base + dY) === 3 * s;
-  if (!involution) {
-    const out = new Float32Array(s * s * 3);
+  if (!involution || target) {
+    const out = target ?? new Float32Array(s * s * 3);
     let o = 0;
     for (let Y = 0; Y < s; Y++) {
       let p = base + dY * Y;
