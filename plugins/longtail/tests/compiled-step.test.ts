@@ -11,6 +11,7 @@ import { trainingPass, discardUpdates } from '../src/models/layers';
 import { stage1Step } from '../src/train/step';
 import { CompiledStep } from '../src/train/compiled/runner';
 import { notCompilable } from '../src/train/compiled/build';
+import { releaseStepEngine, stepEngineFor } from '../src/train/compiled/engine';
 import { Rng } from '../src/train/random';
 import type { DeviceBatch, Stage1Method } from '../src/train/method';
 import { values } from './fixed-values';
@@ -127,6 +128,26 @@ describe('compiled training step', () => {
 
   it('names the methods it cannot compile and why', () => {
     expect(notCompilable(ce)).toBeNull();
-    expect(notCompilable({ ...ce, name: 'mixup' })).toMatch(/mixup draws per-step values in JavaScript/);
+    expect(notCompilable({ ...ce, name: 'mixup' })).toMatch(/mixup: its loss draws per-step values in JavaScript/);
+  });
+
+  it('engine selection: compiled where it can run, eager with one line saying why where not', () => {
+    const lines: string[] = [];
+    const log = (m: string) => lines.push(m);
+    const ceRun = { ...ce };
+    expect(stepEngineFor(ceRun, { engine: 'compiled', log }).name).toBe('compiled');
+    expect(stepEngineFor(ceRun, { engine: 'compiled', log })).toBe(stepEngineFor(ceRun, { engine: 'eager' })); // one per run
+    releaseStepEngine(ceRun);
+    expect(lines).toEqual([]);
+    const mixup = { ...ce, name: 'mixup' };
+    expect(stepEngineFor(mixup, { engine: 'compiled', log }).name).toBe('eager');
+    const recomputed = { ...ce };
+    expect(stepEngineFor(recomputed, { engine: 'compiled', recompute: true, log }).name).toBe('eager');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^engine compiled: unavailable for method mixup: its loss draws .*; running the eager step$/);
+    expect(lines[1]).toMatch(/^engine compiled: unavailable for recompute/);
+    expect(stepEngineFor({ ...ce }, { engine: 'eager', log }).name).toBe('eager');
+    expect(() => stepEngineFor({ ...ce }, { engine: 'jit' })).toThrow('engine: got "jit", expected one of eager, compiled');
+    [mixup, recomputed].forEach(releaseStepEngine);
   });
 });

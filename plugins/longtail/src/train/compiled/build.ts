@@ -19,7 +19,7 @@ const PURE_LOSS = new Set(['ce']);
 /** Why `method` cannot use the compiled step, or null when it can. */
 export function notCompilable(method: Stage1Method): string | null {
   if (PURE_LOSS.has(method.name)) return null;
-  return `method ${method.name} draws per-step values in JavaScript (or changes with the epoch), which a traced graph would freeze`;
+  return `method ${method.name}: its loss draws per-step values in JavaScript or changes with the epoch, which a traced graph would freeze`;
 }
 
 export interface Ctx {
@@ -62,6 +62,8 @@ export interface Traced {
   grads: NamedTensorMap;
   kept: Record<string, Scalar>;
   pass: Pass;
+  /** ops traced */
+  ops: number;
   ids: { loss: number; terms: Record<string, number>; grads: Map<string, number>; updates: Map<string, number> };
 }
 
@@ -98,7 +100,7 @@ export function traceForwardBackward(c: Ctx, trained: NamedVariable[], inputIds:
   for (const u of pass.updates) updates.set(byVar.get(u.target as Variable) ?? '?', tensorId(u.value));
   if (updates.has('?')) throw new Error('compiled step: a running-statistics update targets a variable outside the step');
   const terms = Object.fromEntries(Object.entries(kept).map(([k, t]) => [k, tensorId(t)]));
-  return { builder, value: out.value, grads: out.grads, kept, pass, ids: { loss: tensorId(out.value), terms, grads, updates } };
+  return { builder, ops: trace.ops.length, value: out.value, grads: out.grads, kept, pass, ids: { loss: tensorId(out.value), terms, grads, updates } };
 }
 
 /** Placeholders the optimizer needs, the SGD arithmetic and the fetches; the program loaded. */

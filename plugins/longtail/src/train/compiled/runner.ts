@@ -5,7 +5,7 @@ import type { NamedVariable } from '../../models/store';
 import { tfx, type Tensor, type Variable } from '../../models/tf';
 import type { DeviceBatch, Stage1Method, StepInfo } from '../method';
 import { stage1Step, type StepOutcome } from '../step';
-import { buildProgram, feedTensors, signatureOf, slotsOf, traceForwardBackward, type Ctx, type Traced } from './build';
+import { buildProgram, feedTensors, notCompilable, signatureOf, slotsOf, traceForwardBackward, type Ctx, type Traced } from './build';
 import { worstDifference, type Mismatch } from './compare';
 import type { OutputRole, Program } from './program';
 import { tensorId } from './trace';
@@ -17,6 +17,8 @@ export interface CompiledStepOptions {
   tolerance?: number;
   /** told once when the check fails and the runner falls back to the eager step for good */
   onFallback?: (why: string) => void;
+  /** told of every (re)trace that passed its check */
+  onTrace?: (message: string) => void;
 }
 
 /** float32: one step's reordered sums differ by a few units in the 6th-7th digit; 1e-4 leaves room for fused kernels. */
@@ -45,6 +47,7 @@ export class CompiledStep {
 
   step(net: Network, method: Stage1Method, opt: SgdMomentum, vars: NamedVariable[], a: DeviceBatch, b: DeviceBatch | null, info: StepInfo, lr: number): StepOutcome {
     const c: Ctx = { net, method, opt, vars, a, b, info, lr };
+    if (!this.fallback && notCompilable(method)) this.fallBack(`${notCompilable(method)}: running eagerly`);
     const trained = vars.filter((v) => v.role !== 'state');
     const slots = slotsOf(opt);
     // The first step makes the momentum buffers (PyTorch starts them at the first gradient).
@@ -113,6 +116,10 @@ export class CompiledStep {
     const before = check.length ? worstDifference(byKey(check, 'grad'), new Map(trained.filter((v) => t.grads[v.variable.name]).map((v) => [v.name, t.grads[v.variable.name]]))) : null;
     const outcome = finishEager(c, t, trained);
     if (check.length) this.judge(check, before!, c, outcome);
+    if (this.program && outcome.finite) {
+      const worst = this.lastCheck ? Math.max(...Object.values(this.lastCheck).map((m) => m.relative)).toExponential(1) : 'not checked';
+      this.o.onTrace?.(`traced the step for batch ${c.a.x.shape.join('x')} (${t.ops} ops); largest relative difference from the eager step ${worst}`);
+    }
     tfx().dispose(check.map((o) => o.tensor));
     if (!outcome.finite) this.dispose();
     return outcome;
@@ -135,11 +142,13 @@ export class CompiledStep {
     };
     const tol = this.o.tolerance ?? CHECK_TOLERANCE;
     const bad = Object.entries(this.lastCheck).find(([, m]) => !(m.relative <= tol));
-    if (bad) {
-      this.fallback = `compiled step failed its check against the eager step (${bad[0]} ${bad[1].key} differs by ${bad[1].relative.toExponential(2)} relative, tolerance ${tol}): running eagerly`;
-      this.dispose();
-      this.o.onFallback?.(this.fallback);
-    }
+    if (bad) this.fallBack(`compiled step failed its check against the eager step (${bad[0]} ${bad[1].key} differs by ${bad[1].relative.toExponential(2)} relative, tolerance ${tol}): running eagerly`);
+  }
+
+  private fallBack(why: string): void {
+    this.fallback = why;
+    this.dispose();
+    this.o.onFallback?.(why);
   }
 }
 
