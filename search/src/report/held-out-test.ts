@@ -46,6 +46,16 @@ export function heldOutTestSection(t: FrozenTrial, which: string): string {
   return `${h}<p class="note">${esc(which)}. ${esc(UNTOUCHED_NOTE)}</p><table><tr>${keys.map((k) => `<th>test/${k}</th>`).join('')}</tr><tr>${keys.map((k) => `<td>${sig4(m[k])}</td>`).join('')}</tr></table>`;
 }
 
+/** A multi-objective study's selection is its Pareto front: each member's test accuracy, in one table. */
+export function heldOutTestTable(front: FrozenTrial[]): string {
+  const h = '<h2>Test accuracy of the Pareto front (untouched by the selection)</h2>';
+  if (front.some(isLegacyEvalTrial)) return `${h}<p class="note">This study predates validation splits: its trials reported eval/*, test accuracy computed during training, which also chose the front; it has no untouched test numbers.</p>`;
+  const rows = front.map((t) => [t, testMetrics(t)] as const).filter(([, m]) => Object.keys(m).length);
+  if (!rows.length) return `${h}<p class="note">No trial of the front reported test/* metrics.</p>`;
+  const cells = (m: Record<string, number>) => TEST_KEYS.map((k) => `<td>${sig4(m[k])}</td>`).join('');
+  return `${h}<p class="note">${esc(UNTOUCHED_NOTE)}</p><table><tr><th>trial</th>${TEST_KEYS.map((k) => `<th>test/${k}</th>`).join('')}</tr>${rows.map(([t, m]) => `<tr><td>#${t.number}</td>${cells(m)}</tr>`).join('')}</table>`;
+}
+
 /** The study run's tags for the selected trial's test accuracy (selected_test.*), with the note. */
 export function heldOutTestTags(t: FrozenTrial): Record<string, string> {
   if (isLegacyEvalTrial(t)) return { 'selected_test.note': 'none: this study predates validation splits (its eval/* was test accuracy and chose the best trial)' };

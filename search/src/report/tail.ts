@@ -4,10 +4,13 @@ import type { PerClass } from './per-class';
 
 export const SHOTS = ['many', 'medium', 'few'] as const;
 
-/** A reported accuracy of a trial by short name (top1, many, medium, few): the eval/* spelling first. */
+/**
+ * A reported accuracy of a trial by short name (top1, many, medium, few), as the search chose by it:
+ * val/* (validation), else eval/* (studies from before validation splits), else the short name.
+ */
 export function shotMetric(t: FrozenTrial, k: string): number | undefined {
   const m = (t.userAttrs.metrics as Record<string, unknown> | undefined) ?? {};
-  const v = m[`eval/${k}`] ?? m[k];
+  const v = m[`val/${k}`] ?? m[`eval/${k}`] ?? m[k];
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 

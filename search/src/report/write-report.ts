@@ -16,6 +16,7 @@ import { paramImportancesChart } from './charts/param-importances';
 import { paretoFrontChart } from './charts/pareto-front';
 import { perClassChart } from './charts/per-class';
 import { slices } from './charts/slices';
+import { heldOutTestSection, heldOutTestTable } from './held-out-test';
 import { bestTrialSection, failedTrials, page, renderSection, summary, trialsTable, type Section } from './sections';
 import { shotMetric } from './tail';
 
@@ -68,6 +69,7 @@ function singleObjective(r: ReportData): Section[] {
   const best = r.complete.reduce((a, b) => ((maximize ? b.values![0] > a.values![0] : b.values![0] < a.values![0]) ? b : a));
   return [
     bestTrialSection(best, r.names[0]),
+    heldOutTestSection(best, `best trial #${best.number}`),
     perClassChart(best, `best trial #${best.number}`),
     headTailChart(r.trials),
     trialsTable(r),
@@ -85,6 +87,7 @@ function multiObjective(r: ReportData): Section[] {
   return [
     chart,
     `<p>${members.length} trial(s) on the Pareto front: ${members.map((n) => `#${n}`).join(', ')}</p>`,
+    heldOutTestTable(r.complete.filter((t) => members.includes(t.number))),
     byTop1 ? perClassChart(byTop1, `trial #${byTop1.number} (best top-1)`) : null,
     headTailChart(r.trials),
     trialsTable(r),
