@@ -50,21 +50,28 @@ export function sha256(text: string): string {
   return crypto.createHash('sha256').update(text).digest('hex');
 }
 
-/** The eval/* metrics logged at `step` (the last such record: a resumed run may log an epoch twice). */
+/**
+ * Test accuracy, whichever names the trainer used: stage1_test/* at the end of stage 1 and test/* in the
+ * result (trainers that select on validation), or eval/* (trainers from before validation splits, which
+ * evaluated on test throughout). Each is one evaluation on the test split.
+ */
+const TEST_NAMES = { stage1: ['stage1_test/', 'eval/'], final: ['test/', 'eval/', ''] };
+
+/** Top-1 and Many/Medium/Few on test from a stage's metrics (undefined where the trainer logged none). */
+export function testAccuracy(m: Record<string, number>, at: keyof typeof TEST_NAMES): Omit<StageResult, 'perClass'> {
+  const pick = (k: string) => TEST_NAMES[at].map((p) => m[p + k]).find((v) => typeof v === 'number') as number;
+  return { top1: pick('top1'), many: pick('many'), medium: pick('medium'), few: pick('few') };
+}
+
+/** The stage-1 test metrics logged at `step` (the last such record: a resumed run may log an epoch twice). */
 function evalAt(metricsFile: string, step: number): Record<string, number> | null {
   let found: Record<string, number> | null = null;
-  for (const r of readJsonl(metricsFile)) if (r.kind === 'metrics' && r.step === step && 'eval/top1' in r.metrics) found = r.metrics;
+  for (const r of readJsonl(metricsFile)) if (r.kind === 'metrics' && r.step === step && TEST_NAMES.stage1.some((p) => `${p}top1` in r.metrics)) found = r.metrics;
   return found;
 }
 
-function stageOf(m: Record<string, number>, csv: string): StageResult {
-  return {
-    top1: m['eval/top1'] ?? m.top1,
-    many: m['eval/many'] ?? m.many,
-    medium: m['eval/medium'] ?? m.medium,
-    few: m['eval/few'] ?? m.few,
-    perClass: parsePerClassCsv(fs.readFileSync(csv, 'utf8'), csv),
-  };
+function stageOf(m: Record<string, number>, at: keyof typeof TEST_NAMES, csv: string): StageResult {
+  return { ...testAccuracy(m, at), perClass: parsePerClassCsv(fs.readFileSync(csv, 'utf8'), csv) };
 }
 
 /** Attempts so far of a unit (one line per start), so wall time across interruptions is known. */
@@ -100,11 +107,11 @@ async function runUnit(o: HarnessOptions, u: Unit): Promise<UnitResult> {
   if (crt > 0) {
     const m = evalAt(metricsFile, epochs);
     if (!m) throw new Error(`${metricsFile}: no evaluation at the end of stage 1 (step ${epochs})`);
-    stage1 = { ...stageOf(m, stage1Csv), ...(u.method.stage1As ? { as: u.method.stage1As } : {}) };
+    stage1 = { ...stageOf(m, 'stage1', stage1Csv), ...(u.method.stage1As ? { as: u.method.stage1As } : {}) };
   } else if (u.method.stage1As) {
     throw new Error(`method ${u.method.id}: stage1As needs a two-stage run (crtEpochs > 0)`);
   }
-  const final = stageOf(r.metrics, path.join(dir, 'per_class_accuracy.csv'));
+  const final = stageOf(r.metrics, 'final', path.join(dir, 'per_class_accuracy.csv'));
   return {
     protocol: o.protocol.name,
     protocolSha256: sha256(o.protocolText),

@@ -51,9 +51,11 @@ async function main(): Promise<void> {
     const s = (Date.now() - t0) / 1000;
     const f = (v: number | undefined) => (v === undefined ? 'n/a' : (100 * v).toFixed(1));
     if (m === 'crt' && !methods.includes('ce')) {
-      const end1 = readJsonl(logFile).find((r) => r.kind === 'metrics' && r.step === params.epochs && 'eval/top1' in r.metrics);
+      // the stage-1 model on test: stage1_test/* (eval/* from trainers before validation splits)
+      const end1 = readJsonl(logFile).find((r) => r.kind === 'metrics' && r.step === params.epochs && ('stage1_test/top1' in r.metrics || 'eval/top1' in r.metrics));
       const e = end1 && end1.kind === 'metrics' ? end1.metrics : {};
-      rows.push(`| ce (stage 1 of the crt run) | ${f(e['eval/top1'])} | ${f(e['eval/many'])} | ${f(e['eval/medium'])} | ${f(e['eval/few'])} | - |`);
+      const t = (k: string) => e[`stage1_test/${k}`] ?? e[`eval/${k}`];
+      rows.push(`| ce (stage 1 of the crt run) | ${f(t('top1'))} | ${f(t('many'))} | ${f(t('medium'))} | ${f(t('few'))} | - |`);
       console.log(rows[rows.length - 1]);
     }
     rows.push(`| ${m}${oneStage ? '' : ' + cRT'} | ${f(r.metrics.top1)} | ${f(r.metrics.many)} | ${f(r.metrics.medium)} | ${f(r.metrics.few)} | ${s.toFixed(0)} |`);
