@@ -5,8 +5,13 @@
  * bit-exactly; its fingerprint goes into every result of the harness, so a table never mixes
  * results of code that computes different things without saying so.
  *
- *   npx tsx bench/methods/golden.ts            compare the current code with the fixture
- *   npx tsx bench/methods/golden.ts --write    re-write the fixture (say so in the commit, re-verify evidence)
+ * Bit-exact holds per machine kind (machine-kind.ts): the fixture keeps one trace per kind the code
+ * was traced on, all of the same code. Between kinds the first epoch agrees to rounding (CROSS_KIND_TOL).
+ *
+ *   npx tsx bench/methods/golden.ts            compare the current code with this machine kind's trace
+ *   npx tsx bench/methods/golden.ts --write    record this kind's trace: added beside the others when they
+ *                                              agree to rounding (same code, another kind), else the code
+ *                                              changed and it replaces them (say so in the commit, re-verify evidence)
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -14,11 +19,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadTf } from '@iccl/tf-backend';
 import { NullTracker, type Logger, type StepRecord } from '@iccl/trainer-api';
+import { crossKindDifferences, GOLDEN_FILE, readGoldenFixture, recordTrace, traceDifferences, traceForKind, type CaseTrace, type GoldenTrace } from './golden-fixture';
+import { thisMachineKind } from './machine-kind';
 import { pluginOf, realTrainer } from './trainers';
 
-type Value = string | number | boolean;
+export * from './golden-fixture';
 
-export const GOLDEN_FILE = path.join(__dirname, 'golden-trace.json');
+type Value = string | number | boolean;
 
 /** Small enough for a test (seconds), real enough to pass through data, augmentation, steps and schedules. */
 const BASE: Record<string, Value> = {
@@ -49,19 +56,6 @@ export const GOLDEN_CASES: Array<{ id: string; plugin: string; params: Record<st
   { id: 'mixup', plugin: 'mixup', params: BASE },
   { id: 'iccl', plugin: 'iccl', params: { ...BASE, iccWarmupEpochs: 1 } },
 ];
-
-export interface CaseTrace {
-  /** every optimisation step in order: stage, epoch, step, loss (float32 values, exact in JSON) */
-  steps: Array<[number, number, number, number]>;
-  /** sha256 of the saved model's weights.bin (every network variable, float32, in store order) */
-  weightsSha256: string;
-  top1: number;
-}
-
-export interface GoldenTrace {
-  fingerprint: string;
-  cases: Record<string, CaseTrace>;
-}
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -98,48 +92,28 @@ export async function computeGoldenTrace(): Promise<GoldenTrace> {
   return { fingerprint: fingerprintOf(cases), cases };
 }
 
-export function readGoldenTrace(file = GOLDEN_FILE): GoldenTrace {
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as GoldenTrace;
-}
-
-/** Where two traces differ, one line per difference (empty when they are identical). */
-export function traceDifferences(want: GoldenTrace, got: GoldenTrace): string[] {
-  const out: string[] = [];
-  for (const id of new Set([...Object.keys(want.cases), ...Object.keys(got.cases)])) {
-    const a = want.cases[id];
-    const b = got.cases[id];
-    if (!a || !b) {
-      out.push(`${id}: ${a ? 'missing now' : 'not in the fixture'}`);
-      continue;
-    }
-    if (a.steps.length !== b.steps.length) out.push(`${id}: ${a.steps.length} steps in the fixture, ${b.steps.length} now`);
-    const n = Math.min(a.steps.length, b.steps.length);
-    const first = [...Array(n).keys()].find((i) => a.steps[i].some((v, j) => v !== b.steps[i][j]));
-    if (first !== undefined) {
-      const [st, ep, sp, la] = a.steps[first];
-      const maxRel = Math.max(...[...Array(n).keys()].map((i) => Math.abs(a.steps[i][3] - b.steps[i][3]) / Math.max(1e-30, Math.abs(a.steps[i][3]))));
-      out.push(`${id}: first differs at stage ${st} epoch ${ep} step ${sp}: loss ${la} in the fixture, ${b.steps[first][3]} now (largest relative loss difference ${maxRel.toExponential(2)})`);
-    }
-    if (a.weightsSha256 !== b.weightsSha256) out.push(`${id}: final weights differ (sha256 ${a.weightsSha256.slice(0, 12)} in the fixture, ${b.weightsSha256.slice(0, 12)} now)`);
-    if (a.top1 !== b.top1) out.push(`${id}: final top-1 ${a.top1} in the fixture, ${b.top1} now`);
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
+  const kind = thisMachineKind();
   const got = await computeGoldenTrace();
+  const fixture = readGoldenFixture();
   if (process.argv.includes('--write')) {
-    fs.writeFileSync(GOLDEN_FILE, JSON.stringify(got, null, 1) + '\n');
-    console.log(`${path.relative(process.cwd(), GOLDEN_FILE)}: fingerprint ${got.fingerprint}`);
+    const { fixture: next, note } = recordTrace(fixture, got, kind.key);
+    fs.writeFileSync(GOLDEN_FILE, JSON.stringify(next, null, 1) + '\n');
+    console.log(`${path.relative(process.cwd(), GOLDEN_FILE)}: fingerprint ${got.fingerprint} on ${kind.key}; ${note}`);
     return;
   }
-  const want = readGoldenTrace();
-  const diff = traceDifferences(want, got);
-  if (diff.length) {
-    console.error(`golden trace differs from ${GOLDEN_FILE} (fingerprint ${want.fingerprint} there, ${got.fingerprint} now):\n  ${diff.join('\n  ')}`);
+  const want = traceForKind(fixture, kind.key);
+  if (!want) {
+    const cross = fixture.traces.map((t) => `${t.machine.key}: ${crossKindDifferences(t, got).join('; ') || 'agrees to rounding in the first epoch'}`);
+    console.error(`no golden trace for this machine kind (${kind.key}; fingerprint ${got.fingerprint} here). The fixture's:\n  ${cross.join('\n  ')}\nRecord this kind's with --write.`);
     process.exit(1);
   }
-  console.log(`golden trace matches: fingerprint ${got.fingerprint}`);
+  const diff = traceDifferences(want, got);
+  if (diff.length) {
+    console.error(`golden trace differs from ${GOLDEN_FILE} on ${kind.key} (fingerprint ${want.fingerprint} there, ${got.fingerprint} now):\n  ${diff.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log(`golden trace matches on ${kind.key}: fingerprint ${got.fingerprint}`);
 }
 
 if (require.main === module) {

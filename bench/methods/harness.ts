@@ -32,6 +32,8 @@ export interface HarnessOptions {
   code: { sha: string; dirty: boolean };
   /** the golden-trace fingerprint of the running code (golden.ts), recorded in every result */
   fingerprint: string;
+  /** the machine kind it ran on (machine-kind.ts): bit-exact comparisons hold within one kind */
+  machine?: string;
   log: Logger;
   signal?: AbortSignal;
   /** only these unit names (e.g. one seed), else all */
@@ -129,6 +131,7 @@ async function runUnit(o: HarnessOptions, u: Unit): Promise<UnitResult> {
     versions: o.trainer.versions(u.method.plugin),
     commit: o.code,
     goldenFingerprint: o.fingerprint,
+    ...(o.machine ? { machine: o.machine } : {}),
     firstEpochLosses: firstEpoch.read() ?? undefined,
     finishedAt: new Date(t1).toISOString(),
   };

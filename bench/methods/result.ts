@@ -44,6 +44,8 @@ export interface UnitResult {
   commit: { sha: string; dirty: boolean };
   /** the golden-trace fingerprint of the code that produced it (golden.ts); absent in older results */
   goldenFingerprint?: string;
+  /** machine kind (machine-kind.ts); results before 2026-12-07 do not record it (their fingerprint tells it) */
+  machine?: string;
   /** stage 1, epoch 0: the loss of every step, as computed (what `cli.ts --verify` re-computes) */
   firstEpochLosses?: number[];
   finishedAt: string;

@@ -7,7 +7,8 @@ import { readMethodsProtocol, type MethodsProtocol } from '../protocol';
 import { readResult, type UnitResult } from '../result';
 import { checkFingerprints, sanityLine } from '../table';
 import type { MethodRows } from '../summary';
-import { verifyUnit } from '../verify';
+import { describeOutcome, verifyUnit } from '../verify';
+import type { GoldenFixture } from '../golden-fixture';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -32,6 +33,8 @@ const csv = (acc: number[]) =>
  * A trainer that "trains" epoch by epoch with a checkpoint file in workDir, as the real loop does:
  * it resumes from the checkpoint, and can be told to die after a given epoch.
  */
+const NO_FIXTURE: GoldenFixture = { traces: [] };
+
 function fakeTrainer(dieAfter: Record<string, number> = {}, lossShift = 0) {
   const calls: Array<{ unit: string; from: number; params: Record<string, unknown> }> = [];
   const t: UnitTrainer = {
@@ -182,17 +185,36 @@ describe('methods harness', () => {
     const base = { protocol: PROTOCOL, protocolText: TEXT, ...d, commit: () => {}, code: { sha: 'abc', dirty: false }, fingerprint: 'fp-test', log: quiet };
     await runProtocol({ ...base, trainer: fakeTrainer().t, only: ['ce-crt-s1'] });
     const same = fakeTrainer();
-    const ok = await verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'ce-crt-s1', fingerprint: 'fp-test' });
+    const ok = await verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'ce-crt-s1', fingerprint: 'fp-test', fixture: NO_FIXTURE, machine: 'kind A' });
     expect(ok).toMatchObject({ status: 'match', steps: 3, differing: 0, paramsChanged: [] });
     // it stopped after the first epoch (the fake trainer aborts at the next step)
     expect(same.calls).toHaveLength(1);
-    const bad = await verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: fakeTrainer({}, 1e-7).t, unit: 'ce-crt-s1', fingerprint: 'fp-other' });
+    const bad = await verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: fakeTrainer({}, 1e-7).t, unit: 'ce-crt-s1', fingerprint: 'fp-other', fixture: NO_FIXTURE, machine: 'kind A' });
     expect(bad.status).toBe('mismatch');
     expect(bad.differing).toBe(1);
     expect(bad.firstDiff?.step).toBe(2);
     expect(bad.fingerprint).toEqual({ recorded: 'fp-test', now: 'fp-other' });
-    await expect(verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'ce-crt-s0', fingerprint: 'fp-test' })).rejects.toThrow(/has not finished/);
-    await expect(verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'nope-s0', fingerprint: 'fp-test' })).rejects.toThrow(/no such unit/);
+    await expect(verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'ce-crt-s0', fingerprint: 'fp-test', fixture: NO_FIXTURE, machine: 'kind A' })).rejects.toThrow(/has not finished/);
+    await expect(verifyUnit({ protocol: PROTOCOL, outDir: d.outDir, trainer: same.t, unit: 'nope-s0', fingerprint: 'fp-test', fixture: NO_FIXTURE, machine: 'kind A' })).rejects.toThrow(/no such unit/);
+  });
+
+  it('--verify across machine kinds: rounding-close first steps are other-kind, a real change is a mismatch', async () => {
+    const d = dirs();
+    const base = { protocol: PROTOCOL, protocolText: TEXT, ...d, commit: () => {}, code: { sha: 'abc', dirty: false }, fingerprint: 'fp-a', machine: 'kind A', log: quiet };
+    await runProtocol({ ...base, trainer: fakeTrainer().t, only: ['ce-crt-s1'] });
+    expect(readResult(path.join(d.outDir, 'fake', 'ce-crt-s1.json'))!.machine).toBe('kind A');
+    const trace = { cases: {} };
+    const fixture: GoldenFixture = { traces: [{ machine: { key: 'kind A' }, fingerprint: 'fp-a', ...trace }, { machine: { key: 'kind B' }, fingerprint: 'fp-b', ...trace }] };
+    const v = { protocol: PROTOCOL, outDir: d.outDir, unit: 'ce-crt-s1', fingerprint: 'fp-b', fixture, machine: 'kind B' };
+    const close = await verifyUnit({ ...v, trainer: fakeTrainer({}, 1e-7).t });
+    expect(close.status).toBe('other-kind');
+    expect(close.kinds).toMatchObject({ recorded: 'kind A', now: 'kind B' });
+    expect(describeOutcome(close)).toMatch(/^ce-crt-s1: OTHER MACHINE KIND: not verifiable bit for bit here, consistent to rounding/);
+    const far = await verifyUnit({ ...v, trainer: fakeTrainer({}, 0.01).t });
+    expect(far.status).toBe('mismatch');
+    expect(describeOutcome(far)).toMatch(/MISMATCH: 1 of 3 .*recorded on kind A, running on kind B/);
+    // the same bits on another kind still match
+    expect((await verifyUnit({ ...v, trainer: fakeTrainer().t })).status).toBe('match');
   });
 
   it('the table refuses results of different golden fingerprints unless told, naming the units', () => {
@@ -200,6 +222,10 @@ describe('methods harness', () => {
     expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'x')], false)).not.toThrow();
     expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'y'), r('c-s0')], false)).toThrow(/3 different golden traces[\s\S]*x: a-s0[\s\S]*y: b-s0[\s\S]*none: c-s0/);
     expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'y')], true)).not.toThrow();
+    // the same code traced on two machine kinds (both in the fixture) mixes; a third fingerprint does not
+    const f: GoldenFixture = { traces: [{ machine: { key: 'A' }, fingerprint: 'x', cases: {} }, { machine: { key: 'B' }, fingerprint: 'y', cases: {} }] };
+    expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'y')], false, f)).not.toThrow();
+    expect(() => checkFingerprints([r('a-s0', 'x'), r('b-s0', 'z')], false, f)).toThrow(/2 different golden traces/);
   });
 
   it('the declared sanity criterion: undecided until every seed is in, then met or not met with what follows', () => {
