@@ -7,6 +7,8 @@
 //   interpolated cross-entropy, centroid EMA, exactly as the trainer runs it (stage1Step).
 // before: the step as it was before issue 13's changes that can be switched back: tfjs's own tape
 //   walk (tf.variableGrads) and composite gradients; oneDNN off is set by the caller (environment).
+// compiled: the step as now, run as one libtensorflow graph per step (engine `compiled`, issue 23);
+//   its first two steps (momentum buffers, then the traced and checked step) count as warm-up.
 // recompute: the step as now, with the network recomputing each residual stage in the backward pass
 //   (plugin parameter `recompute`, gradient checkpointing): the memory of the same step with and without.
 import { loadTf } from '@iccl/tf-backend';
@@ -28,6 +30,7 @@ import {
   type Tensor1D,
   type Tensor4D,
 } from '../../plugins/longtail/src';
+import { CompiledStep } from '../../plugins/longtail/src/train/compiled/runner';
 
 const [model = 'resnet32', batchS = '128', stepsS = '10', warmupS = '2', method = 'ce', mode = 'now'] = process.argv.slice(2);
 const B = Number(batchS);
@@ -36,7 +39,7 @@ const rssAfterLoad = process.memoryUsage.rss();
 if (mode === 'before') setNativeGradients(false);
 const K = model === 'resnet32' ? 10 : 1000;
 const side = model === 'resnet32' ? 32 : 224;
-if (!['now', 'before', 'recompute'].includes(mode)) throw new Error(`mode: got "${mode}", expected now, before or recompute`);
+if (!['now', 'before', 'recompute', 'compiled'].includes(mode)) throw new Error(`mode: got "${mode}", expected now, before, recompute or compiled`);
 // Same networks as buildResNet32 / buildResNet50 (seed 0), with the recompute switch.
 const net: Network = buildNetwork({ model: model === 'resnet32' ? 'resnet32' : 'resnet50', inputShape: [side, side, 3], numClasses: K, seed: 0, recompute: mode === 'recompute' });
 const opt = new SgdMomentum(0.9, 2e-4);
@@ -90,14 +93,16 @@ function makeStep(): () => void {
   const vars = [...net.store.list(), ...(m.store?.list() ?? [])];
   const rng = new Rng(3);
   let s = 0;
+  const compiled = mode === 'compiled' ? new CompiledStep({ onFallback: (why) => { throw new Error(why); } }) : null;
+  const run = compiled ? compiled.step.bind(compiled) : stage1Step;
   return () => {
-    const r = stage1Step(net, m, opt, vars, a, b, { epoch: 5, step: s++, rng }, 0.1);
+    const r = run(net, m, opt, vars, a, b, { epoch: 5, step: s++, rng }, 0.1);
     if (!r.finite) throw new Error('non-finite loss in the bench');
   };
 }
 
 const step = makeStep();
-for (let i = 0; i < Number(warmupS); i++) step();
+for (let i = 0; i < Number(warmupS) + (mode === 'compiled' ? 2 : 0); i++) step();
 const t0 = process.hrtime.bigint();
 for (let i = 0; i < Number(stepsS); i++) step();
 const dt = Number(process.hrtime.bigint() - t0) / 1e9;

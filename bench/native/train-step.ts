@@ -45,7 +45,7 @@ const cases = [
   { model: 'resnet50', batch: 32, method: 'iccl', steps: quick ? 1 : 2, warmup: 1, before: false, rounds: 1, policies: ['default', 'passive'] },
 ].filter((c) => !only || c.model === only);
 
-function ours(c: (typeof cases)[number], mode: 'now' | 'before'): Run {
+function ours(c: (typeof cases)[number], mode: 'now' | 'before' | 'compiled'): Run {
   const out = execFileSync(
     process.execPath,
     ['--import', 'tsx', path.join(__dirname, 'ours-step.ts'), c.model, String(c.batch), String(c.steps), String(c.warmup), c.method, mode],
@@ -77,6 +77,8 @@ interface Row {
   c: (typeof cases)[number];
   ours: Run;
   before: Run | null;
+  /** engine `compiled` (issue 23): cross-entropy rows only (ICCL's loss draws per-step values in JavaScript) */
+  compiled: Run | null;
   torch: Run;
   torchAll: { policy: string; ips: number }[];
   load: string[];
@@ -85,11 +87,13 @@ const rows: Row[] = [];
 for (const c of cases) {
   const o: Run[] = [];
   const bf: Run[] = [];
+  const cp: Run[] = [];
   const t: { run: Run; policy: string }[] = [];
   const loads = [load()];
   for (let r = 0; r < c.rounds; r++) {
     const jobs: (() => void)[] = [
       () => o.push(ours(c, 'now')),
+      ...(c.method === 'ce' ? [() => cp.push(ours(c, 'compiled'))] : []),
       ...c.policies.map((p) => () => t.push({ run: torch(c, p === 'passive'), policy: p })),
       ...(c.before ? [() => bf.push(ours(c, 'before'))] : []),
     ];
@@ -100,6 +104,7 @@ for (const c of cases) {
     c,
     ours: best(o),
     before: bf.length ? best(bf) : null,
+    compiled: cp.length ? best(cp) : null,
     torch: best(t.map((x) => x.run)),
     torchAll: t.map((x) => ({ policy: x.policy, ips: x.run.images_per_s })),
     load: loads,
@@ -107,6 +112,7 @@ for (const c of cases) {
   rows.push(row);
   process.stdout.write(
     `${c.model} b${c.batch} ${c.method}: ours ${row.ours.images_per_s.toFixed(1)} img/s (${row.ours.peak_rss_mb.toFixed(0)} MB)` +
+      (row.compiled ? `, compiled ${row.compiled.images_per_s.toFixed(1)} (${row.compiled.peak_rss_mb.toFixed(0)} MB)` : '') +
       (row.before ? `, before ${row.before.images_per_s.toFixed(1)} (${row.before.peak_rss_mb.toFixed(0)} MB)` : '') +
       `, PyTorch ${row.torch.images_per_s.toFixed(1)} (${row.torch.peak_rss_mb.toFixed(0)} MB) [${row.torchAll.map((x) => `${x.policy} ${x.ips.toFixed(1)}`).join(', ')}], load ${loads.join(' ')}\n`,
   );
@@ -131,13 +137,14 @@ const table = [
   'the network together (2B images), projection head, ICC loss, interpolated CE, centroid EMA. Best of ' +
     `${repeat} alternating round(s) for ResNet-32, one for ResNet-50; PyTorch best of its default and OMP_WAIT_POLICY=PASSIVE runs`,
   "(both for every row). Peak RSS: each process's own maximum (PyTorch's includes ~0.5 GB of CUDA-build libraries resident after import).",
+  '"Compiled": engine `compiled` (issue 23), the same step traced once and run as one libtensorflow graph per step (cross-entropy rows).',
   '"Before": our cross-entropy step with tfjs\'s tape walk and composite gradients and oneDNN off (the switchable part of the old path).',
   '',
-  '| network | batch | step | ours img/s | PyTorch img/s | ratio | peak RSS ours MB | peak RSS PyTorch MB | RSS ratio | before img/s | before RSS MB | load avg (1 min) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| network | batch | step | ours img/s | PyTorch img/s | ratio | compiled img/s | compiled ratio | peak RSS ours MB | peak RSS PyTorch MB | RSS ratio | compiled RSS MB | before img/s | before RSS MB | load avg (1 min) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.c.model} | ${r.c.batch} | ${r.c.method} | ${f1(r.ours.images_per_s)} | ${f1(r.torch.images_per_s)} | ${(r.ours.images_per_s / r.torch.images_per_s).toFixed(2)} | ${f0(r.ours.peak_rss_mb)} | ${f0(r.torch.peak_rss_mb)} | ${(r.ours.peak_rss_mb / r.torch.peak_rss_mb).toFixed(2)} | ${r.before ? f1(r.before.images_per_s) : '-'} | ${r.before ? f0(r.before.peak_rss_mb) : '-'} | ${r.load.join(' / ')} |`,
+      `| ${r.c.model} | ${r.c.batch} | ${r.c.method} | ${f1(r.ours.images_per_s)} | ${f1(r.torch.images_per_s)} | ${(r.ours.images_per_s / r.torch.images_per_s).toFixed(2)} | ${r.compiled ? f1(r.compiled.images_per_s) : '-'} | ${r.compiled ? (r.compiled.images_per_s / r.torch.images_per_s).toFixed(2) : '-'} | ${f0(r.ours.peak_rss_mb)} | ${f0(r.torch.peak_rss_mb)} | ${(r.ours.peak_rss_mb / r.torch.peak_rss_mb).toFixed(2)} | ${r.compiled ? f0(r.compiled.peak_rss_mb) : '-'} | ${r.before ? f1(r.before.images_per_s) : '-'} | ${r.before ? f0(r.before.peak_rss_mb) : '-'} | ${r.load.join(' / ')} |`,
   ),
   '',
   'ICCL step / cross-entropy step (ms per step, same network and batch B):',

@@ -20,7 +20,8 @@ import { readCheckpoint, restoreVariables, saveCheckpoint, type CheckpointMeta }
 import { evaluate } from './evaluate';
 import type { DeviceBatch, Stage1Method } from './method';
 import { objectiveValue } from './objective';
-import { stage1Step, type StepOutcome } from './step';
+import { type StepOutcome } from './step';
+import { releaseStepEngine, stepEngineFor } from './compiled/engine';
 import type { CommonParams } from './params';
 import { Rng, seedFrom } from './random';
 
@@ -138,6 +139,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
   let lastAcc: ShotAccuracy | null = null;
 
   const disposeAll = () => {
+    releaseStepEngine(method);
     opt.clear();
     method.dispose();
     net.dispose();
@@ -250,7 +252,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
           const info = { epoch, step, rng };
           let outcome: StepOutcome;
           try {
-            outcome = stage1Step(net, method, opt, allVars(), a, b, info, lr);
+            outcome = stepEngineFor(method, { engine: p.engine, recompute: p.recompute, log: (m) => log.info(m) }).step(net, method, opt, allVars(), a, b, info, lr);
           } finally {
             disposeBatch(a);
             disposeBatch(b);

@@ -55,9 +55,10 @@ export const COMMON_PARAMS = {
   },
   engine: {
     type: 'categorical',
-    default: 'eager',
-    choices: ['eager'],
-    description: "how a training step runs: 'eager', one TensorFlow call per op from JavaScript (the reference); protocols pin it",
+    default: 'compiled',
+    choices: ['eager', 'compiled'],
+    description:
+      "how a stage-1 step runs: 'eager', one TensorFlow call per op from JavaScript (the reference); 'compiled', the step traced once per batch shape and run as one libtensorflow graph, checked against the eager step when traced (CPU, methods without per-step JavaScript values; otherwise eager, with one line saying why); protocols pin it",
   },
   epochs: { type: 'int', default: 200, min: 1, description: 'stage-1 (representation) epochs' },
   batchSize: { type: 'int', default: 128, min: 2, description: 'images per step (per sampler for two-batch methods)' },
