@@ -52,7 +52,7 @@ describe('TrackingBridge', () => {
     const t = await study.ask();
     await t.suggestFloat('x', 0, 1);
     const frozen = await storage.getTrial(t.trialId);
-    const tracked = await bridge.startTrial(frozen, { plugin: 'p', params: frozen.params });
+    const tracked = await bridge.startTrial(frozen, { plugin: 'p' });
     const attr = async () => (await storage.getTrial(t.trialId)).systemAttrs[ATTR.trackingRunId];
     expect(await attr()).toBe('iccl-run-key:b#0');
 

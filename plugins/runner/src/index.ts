@@ -1,1 +1,1 @@
-export { runTrial, type RunTrialOptions } from './run-trial';
+export { runTrial, trainTrial, type RunTrialOptions } from './run-trial';

@@ -37,7 +37,6 @@ export const plugin = definePlugin({
   },
   async train(p, ctx) {
     const target = toyLoss(p.x, p.y);
-    ctx.tracker.logParams({ x: p.x, y: p.y, epochs: p.epochs });
     let loss = Number.NaN;
     for (let epoch = 1; epoch <= p.epochs; epoch++) {
       if (ctx.signal.aborted) throw new Error(`aborted at epoch ${epoch}`);

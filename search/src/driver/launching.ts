@@ -4,7 +4,7 @@
  * storage step (so several drivers on one study never exceed it), stamped with this driver.
  */
 import * as path from 'node:path';
-import type { CompiledSpace } from '../spaces/compile';
+import type { CompiledSpace, TrialPlan } from '../spaces/compile';
 import type { Storage } from '../storages/base';
 import type { Study } from '../study/study';
 import { isFinished, type FrozenTrial } from '../study/trial-types';
@@ -36,6 +36,13 @@ export interface LauncherOptions {
   stopping: () => boolean;
 }
 
+/** A claimed trial and everything its process needs: the plugin and its full parameters, the work dir. */
+export interface LaunchedTrial {
+  trial: FrozenTrial;
+  plan: TrialPlan;
+  workDir: string;
+}
+
 export class Launcher {
   private readonly started = Date.now();
   // Launching (check budget, then ask) is serialised in this process so two slots never both take the last trial.
@@ -43,8 +50,8 @@ export class Launcher {
 
   constructor(private readonly o: LauncherOptions) {}
 
-  /** The next trial to run, with its sampled parameters and work dir, or null when none may start. */
-  next(): Promise<FrozenTrial | null> {
+  /** The next trial to run, with its plan and work dir, or null when none may start. */
+  next(): Promise<LaunchedTrial | null> {
     const p = this.lock.then(() => this.claim());
     this.lock = p.catch(() => undefined);
     return p;
@@ -57,7 +64,7 @@ export class Launcher {
     return o.studyTimeout === null || o.studyTimeout === undefined || (Date.now() - this.started) / 1000 < o.studyTimeout;
   }
 
-  private async claim(): Promise<FrozenTrial | null> {
+  private async claim(): Promise<LaunchedTrial | null> {
     const { storage, study, space, me } = this.o;
     if (!this.mayStart()) return null;
     // Retries (WAITING) run whatever the budget; new trials only while it lasts.
@@ -74,6 +81,6 @@ export class Launcher {
     const workDir = (frozen0.systemAttrs[ATTR.workDir] as string | undefined) ?? path.join(this.o.runsDir, `trial-${trial.number}`);
     if (!frozen0.systemAttrs[ATTR.workDir]) await storage.setTrialSystemAttr(trial.trialId, ATTR.workDir, workDir);
     const frozen = await storage.getTrial(trial.trialId);
-    return { ...frozen, params: { ...frozen.params, ...sampled } };
+    return { trial: frozen, plan: space.plan({ ...frozen.params, ...sampled }), workDir };
   }
 }

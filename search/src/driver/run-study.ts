@@ -18,12 +18,11 @@ import type { Sampler } from '../samplers/base';
 import type { CompiledSpace } from '../spaces/compile';
 import type { Storage } from '../storages/base';
 import type { Study } from '../study/study';
-import { isFinished, TrialState, type FrozenTrial } from '../study/trial-types';
-import { ATTR } from './attrs';
+import { isFinished, TrialState } from '../study/trial-types';
 import type { TrialEvent } from './events';
 import type { GpuPlan } from './gpu-slots';
 import { DECODE_WORKERS_ENV, GpuTrials } from './gpu-trials';
-import { alreadyDone, Launcher } from './launching';
+import { alreadyDone, Launcher, type LaunchedTrial } from './launching';
 import { openStudy } from './open-study';
 import { Reaper, type DriverIdentity } from './reaping';
 import { TrackingBridge } from './tracking-bridge';
@@ -128,9 +127,7 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
   o.stopSignal?.addEventListener('abort', onStop);
   if (o.stopSignal?.aborted) stopping = true;
 
-  const runTrial = async (t: FrozenTrial): Promise<void> => {
-    const plan = space.plan(t.params);
-    const workDir = String(t.systemAttrs[ATTR.workDir]);
+  const runTrial = async ({ trial: t, plan, workDir }: LaunchedTrial): Promise<void> => {
     fs.mkdirSync(workDir, { recursive: true });
     emit({ kind: 'started', number: t.number, params: plan.params });
     const tracked = await bridge.startTrial(t, plan);
@@ -139,7 +136,6 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyResult> {
     const proc = startTrialProcess({
       start: { trialId: t.trialId, number: t.number, studyName: o.studyName, plugin: plan.plugin, params: plan.params, workDir, device: o.device ?? 'auto' },
       env: {
-        ICCL_DEVICE: o.device ?? 'auto',
         ...(o.decodeWorkers !== undefined ? { [DECODE_WORKERS_ENV]: String(o.decodeWorkers) } : {}),
         ...(lease ? gpus!.env(lease) : {}),
       },

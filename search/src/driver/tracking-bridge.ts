@@ -89,12 +89,12 @@ export class TrackingBridge {
   }
 
   /**
-   * Starts the trial's run and logs its parameters. A retry is a new trial with a run of its own (as
+   * Starts the trial's run. A retry is a new trial with a run of its own (as
    * Optuna's retried trials are): reattaching to the lost attempt's run would log the steps between its
    * checkpoint and its loss twice. The lost attempt's run is ended FAILED here, since a driver that was
    * killed never ended it.
    */
-  async startTrial(t: FrozenTrial, plan: { plugin: string; params: Record<string, unknown> }): Promise<TrialTracking> {
+  async startTrial(t: FrozenTrial, plan: { plugin: string }): Promise<TrialTracking> {
     if (!this.tracking) return new TrialTracking(null);
     const prev = t.systemAttrs[ATTR.trackingRunId] as string | undefined;
     const lost = t.systemAttrs[ATTR.retriedRunId] as string | undefined;
@@ -107,11 +107,8 @@ export class TrackingBridge {
       tags: { 'iccl.study': this.o.studyName, 'iccl.trial': String(t.number), 'iccl.plugin': plan.plugin, ...(retried !== undefined ? { 'iccl.retried_from': String(retried) } : {}) },
     });
     if (!prev) await this.storage.setTrialSystemAttr(t.trialId, ATTR.trackingRunId, tracker.runId);
-    const recorded = prev ?? tracker.runId;
-    const flat: Record<string, string | number | boolean> = {};
-    for (const [k, v] of Object.entries(plan.params)) flat[k] = typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : JSON.stringify(v);
-    tracker.logParams(flat);
-    return new TrialTracking(tracker, recorded);
+    // Its parameters come from the trial process (the runner's trainTrial logs the validated set).
+    return new TrialTracking(tracker, prev ?? tracker.runId);
   }
 
   /**

@@ -1,10 +1,12 @@
 /**
  * Entry of a trial process (forked by the driver with tsx as loader): runs one trainer plugin call
- * in its own process, so native TensorFlow memory dies with it. It owns no storage: reports go to
- * the parent, which writes them and asks the pruner; tracker calls are forwarded the same way.
+ * in its own process, so native TensorFlow memory dies with it, through the runner's trainTrial (as
+ * iccl-run does). It owns no storage: reports go to the parent, which writes them and asks the
+ * pruner; tracker calls (the parameters trainTrial logs among them) are forwarded the same way.
  */
 import './signal-guard';
-import { consoleLogger, loadPlugin, TrialPruned, validateParams, type DatasetInfo, type Tracker, type TrialContext } from '@iccl/trainer-api';
+import { consoleLogger, loadPlugin, TrialPruned, type DatasetInfo, type Tracker } from '@iccl/trainer-api';
+import { trainTrial } from '@iccl/runner';
 import type { FromChild, ToChild, TrackCall } from './messages';
 
 function send(m: FromChild): Promise<void> {
@@ -43,19 +45,21 @@ const pending = new Map<number, (prune: boolean, error?: string) => void>();
 let seq = 0;
 
 async function run(start: Extract<ToChild, { type: 'start' }>): Promise<void> {
-  const log = consoleLogger(`trial ${start.number}`);
+  // The device arrives once, in the start message: for loadTf() without an argument, and as the
+  // plugin's `device` parameter when it has one and the search space does not set it.
+  process.env.ICCL_DEVICE = start.device;
+  const runId = `${start.studyName}#${start.number}`;
   try {
     const plugin = loadPlugin(start.plugin);
     const raw = { ...start.params };
     if ('device' in plugin.params && raw.device === undefined) raw.device = start.device;
-    const params = validateParams(plugin.params, raw);
-    await send({ type: 'started' });
-    const ctx: TrialContext = {
-      trialId: `${start.studyName}#${start.number}`,
+    const result = await trainTrial(plugin, raw, {
+      trialId: runId,
       workDir: start.workDir,
       signal: abort.signal,
-      tracker: new IpcTracker(`${start.studyName}#${start.number}`),
-      log,
+      tracker: new IpcTracker(runId),
+      log: consoleLogger(`trial ${start.number}`),
+      onStart: () => void send({ type: 'started' }),
       report: (step, metrics) =>
         new Promise<void>((resolve, reject) => {
           const id = ++seq;
@@ -66,8 +70,7 @@ async function run(start: Extract<ToChild, { type: 'start' }>): Promise<void> {
           });
           void send({ type: 'report', seq: id, step, metrics });
         }),
-    };
-    const result = await plugin.train(params, ctx);
+    });
     await send({ type: 'done', metrics: result.metrics, objective: result.objective, artifacts: result.artifacts });
   } catch (e) {
     if (e instanceof TrialPruned) await send({ type: 'pruned', step: e.step });
