@@ -65,7 +65,7 @@ export async function main(outDir = 'runs/example-custom-tracker'): Promise<stri
         tau: { type: 'float', low: 0.05, high: 0.5, log: true },
         alpha: { type: 'float', low: 0.2, high: 2 },
       },
-      objectives: [{ metric: 'eval/top1', direction: 'maximize' }],
+      objectives: [{ metric: 'val/top1', direction: 'maximize' }],
       budget: { trials: 2, workers: 1 },
   };
   const space = new CompiledSpace(parseSearchSpace(raw, where), where);

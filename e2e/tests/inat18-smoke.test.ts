@@ -46,15 +46,15 @@ describe('search:inat18 smoke, end to end', () => {
       for (const k of ['alpha', 'tau', 'centroidMomentum', 'samplerRatio']) expect(params[k]).toBeDefined();
       expect(params.dataset).toBe('inat18');
       const metrics = Object.fromEntries((c.data.metrics ?? []).map((m) => [m.key, m.value]));
-      for (const k of ['eval/top1', 'eval/many', 'eval/medium', 'eval/few']) {
+      for (const k of ['val/top1', 'val/many', 'val/medium', 'val/few', 'test/top1', 'test/many', 'test/medium', 'test/few']) {
         expect(k in metrics).toBe(true);
       }
-      expect(metrics['eval/top1']).toBeGreaterThanOrEqual(0);
-      expect(metrics['eval/top1']).toBeLessThanOrEqual(1);
+      expect(metrics['val/top1']).toBeGreaterThanOrEqual(0);
+      expect(metrics['val/top1']).toBeLessThanOrEqual(1);
     }
     // The study run: what was searched and how, the best trial, the report and the trials table.
     const pparams = Object.fromEntries((parent!.data.params ?? []).map((p) => [p.key, p.value]));
-    expect(pparams).toMatchObject({ space: 'inat18', configuration: 'smoke', sampler: 'tpe', pruner: 'median', objectives: 'eval/top1', n_trials: '2' });
+    expect(pparams).toMatchObject({ space: 'inat18', configuration: 'smoke', sampler: 'tpe', pruner: 'median', objectives: 'val/top1', n_trials: '2' });
     const ptags = Object.fromEntries((parent!.data.tags ?? []).map((t) => [t.key, t.value]));
     expect(Number(ptags['best.value'])).toBeGreaterThanOrEqual(0);
     expect(ptags['best.param.tau']).toBeDefined();

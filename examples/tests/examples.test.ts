@@ -19,8 +19,11 @@ describe('worked examples', () => {
     }
     const recs = readJsonl(path.join(dir, 'run.jsonl'));
     expect(recs.find((r) => r.kind === 'params')).toMatchObject({ params: { dataset: 'synthetic', model: 'small-cnn' } });
-    const evalSteps = recs.filter((r) => r.kind === 'metrics' && 'eval/top1' in r.metrics);
-    expect(evalSteps.length).toBeGreaterThanOrEqual(4); // 4 stage-1 epochs + 1 cRT epoch, evaluated every epoch
+    const evalSteps = recs.filter((r) => r.kind === 'metrics' && 'val/top1' in r.metrics);
+    expect(evalSteps.length).toBeGreaterThanOrEqual(4); // 4 stage-1 epochs + 1 cRT epoch, validated every epoch
+    // test once at the end (and once after stage 1, for the stage-1 baseline)
+    expect(recs.filter((r) => r.kind === 'metrics' && 'test/top1' in r.metrics)).toHaveLength(1);
+    expect(recs.filter((r) => r.kind === 'metrics' && 'stage1_test/top1' in r.metrics)).toHaveLength(1);
     expect(recs[recs.length - 1]).toMatchObject({ kind: 'end', status: 'FINISHED' });
   });
 
@@ -28,7 +31,7 @@ describe('worked examples', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ex-custom-'));
     const csv = await customTracker(dir);
     const rows = fs.readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(','));
-    const trials = new Set(rows.filter((r) => r[2] === 'eval/top1').map((r) => r[0]));
+    const trials = new Set(rows.filter((r) => r[2] === 'val/top1').map((r) => r[0]));
     expect(trials.size).toBe(2);
     const ends = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
     expect(ends.filter((e) => e.status === 'FINISHED').length).toBeGreaterThanOrEqual(2);

@@ -19,20 +19,29 @@ describe('two-stage loop (through the baseline plugins)', () => {
     const p = validateParams(plugins.crt.params, { ...FAST, epochs: 2, crtEpochs: 1 });
     const r = await plugins.crt.train(p, ctx);
     const names = new Set(ctx.tracker.metrics.flatMap((m) => Object.keys(m.metrics)));
-    for (const n of ['train/loss', 'train/loss_ce', 'train/lr', 'train/images_per_s', 'eval/top1', 'eval/many', 'eval/medium', 'eval/few']) {
+    for (const n of ['train/loss', 'train/loss_ce', 'train/lr', 'train/images_per_s', 'val/top1', 'val/many', 'val/medium', 'val/few', 'test/top1', 'test/few', 'stage1_test/top1']) {
       expect(names.has(n)).toBe(true);
     }
-    expect(ctx.tracker.metrics.map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(names.has('eval/top1')).toBe(false);
+    // validation every epoch; the test split once after stage 1 (stage1_test/*) and once at the end (test/*)
+    const stepsWith = (k: string) => ctx.tracker.metrics.filter((m) => k in m.metrics).map((m) => m.step);
+    expect(stepsWith('val/top1')).toEqual([1, 2, 3]);
+    expect(stepsWith('stage1_test/top1')).toEqual([2]);
+    expect(stepsWith('test/top1')).toEqual([3]);
     expect(ctx.reports.map((r) => r.step)).toEqual([1, 2, 3]);
+    // the pruner sees validation only
+    for (const rep of ctx.reports) expect(Object.keys(rep.metrics).sort()).toEqual(['val/few', 'val/many', 'val/medium', 'val/top1']);
     expect(ctx.tracker.tags['tf.backend']).toBe('tensorflow');
     expect(ctx.tracker.inputs[0].digest).toMatch(/^[0-9a-f]{16,}$/);
     expect((ctx.tracker.inputs[0].profile as { trainCounts: number[] }).trainCounts).toEqual([200, 125, 79, 50]);
     expect(ctx.tracker.params.lr).toBe(TINY.lr);
     expect(ctx.tracker.params.crtEpochs).toBe(1);
     expect(r.metrics.top1).toBeGreaterThanOrEqual(0);
-    expect(r.objective).toBe(r.metrics.top1);
-    expect(r.metrics['eval/top1']).toBe(r.metrics.top1);
-    expect(r.metrics['eval/few']).toBe(r.metrics.few);
+    // the objective is validation's; the short names are the test split's
+    expect(r.objective).toBe(r.metrics['val/top1']);
+    expect(r.metrics['test/top1']).toBe(r.metrics.top1);
+    expect(r.metrics['test/few']).toBe(r.metrics.few);
+    expect(r.metrics['val/top1']).toBe(ctx.tracker.metrics.find((m) => m.step === 3 && 'val/top1' in m.metrics)!.metrics['val/top1']);
     const csv = fs.readFileSync(path.join(ctx.workDir, 'per_class_accuracy.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('class,name,group,train_count,test_count,accuracy');
     expect(csv).toHaveLength(5);
@@ -81,7 +90,7 @@ describe('two-stage loop (through the baseline plugins)', () => {
 
     const resumed = testContext(cut.workDir);
     await plugins.ce.train(p, resumed);
-    expect(resumed.tracker.metrics.map((m) => m.step)).toEqual([3]);
+    expect([...new Set(resumed.tracker.metrics.map((m) => m.step))]).toEqual([3]);
     const a = await weights(path.join(full.workDir, 'model'));
     const b = await weights(path.join(resumed.workDir, 'model'));
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
@@ -89,7 +98,9 @@ describe('two-stage loop (through the baseline plugins)', () => {
       const w = b.get(k)!;
       v.forEach((x, i) => expect(Math.abs(x - w[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(x))));
     }
-    expect(resumed.tracker.metrics[0].metrics['eval/top1']).toBeCloseTo(full.tracker.metrics[2].metrics['eval/top1'], 10);
+    const at3 = (c: typeof full, k: string) => c.tracker.metrics.find((m) => m.step === 3 && k in m.metrics)!.metrics[k];
+    expect(at3(resumed, 'val/top1')).toBeCloseTo(at3(full, 'val/top1'), 10);
+    expect(at3(resumed, 'test/top1')).toBeCloseTo(at3(full, 'test/top1'), 10);
   });
 
   it('refuses to resume a checkpoint written with other parameters, naming the folder', async () => {

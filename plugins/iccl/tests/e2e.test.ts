@@ -54,7 +54,9 @@ describe('ICCL end to end on the synthetic set (native backend)', () => {
     tf.dispose([...ck!.tensors.values()]);
     const resumed = testContext(cut.workDir);
     await plugin.train(p, resumed);
-    expect(resumed.tracker.metrics.map((m) => m.step)).toEqual([3]);
+    // epoch 3 again: its training and validation metrics, then the test split once (test/*)
+    expect(resumed.tracker.metrics.map((m) => m.step)).toEqual([3, 3]);
+    expect('test/top1' in resumed.tracker.metrics[1].metrics).toBe(true);
     const a = await weights(path.join(full.workDir, CHECKPOINT_DIR));
     const b = await weights(path.join(resumed.workDir, CHECKPOINT_DIR));
     for (const [k, v] of a) {

@@ -81,8 +81,11 @@ function disposeBatch(b: DeviceBatch | null): void {
   }
 }
 
-function accMetrics(acc: ShotAccuracy): Record<string, number> {
-  return { 'eval/top1': acc.top1, 'eval/many': acc.many, 'eval/medium': acc.medium, 'eval/few': acc.few };
+/** val/*: the validation split, during training (what a search selects on); test/* and stage1_test/*: the test split, read once each. */
+type AccPrefix = 'val' | 'test' | 'stage1_test';
+
+function accMetrics(prefix: AccPrefix, acc: ShotAccuracy): Record<string, number> {
+  return { [`${prefix}/top1`]: acc.top1, [`${prefix}/many`]: acc.many, [`${prefix}/medium`]: acc.medium, [`${prefix}/few`]: acc.few };
 }
 
 /** Finite numbers only: trackers and pruners must not see NaN (a group without classes). */
@@ -176,15 +179,23 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
       });
     };
 
+    const evaluateOn = (split: 'val' | 'test') =>
+      evaluate(net, data, { batchSize: p.batchSize, seed: seedFrom(p.seed, STREAM.eval), workers: p.workers, signal: ctx.signal, split });
     const evalNow = async (globalEpoch: number, trainMetrics: Record<string, number>, due: boolean) => {
       const metrics = { ...trainMetrics };
       if (due) {
-        lastAcc = await evaluate(net, data, { batchSize: p.batchSize, seed: seedFrom(p.seed, STREAM.eval), workers: p.workers, signal: ctx.signal });
-        lastEval = accMetrics(lastAcc);
+        lastAcc = await evaluateOn('val');
+        lastEval = accMetrics('val', lastAcc);
         Object.assign(metrics, lastEval);
       }
       ctx.tracker.logMetrics(finiteOnly(metrics), globalEpoch);
       return due;
+    };
+    /** The test split, once at the end of a stage: logged under `prefix` at `globalEpoch`. */
+    const testOnce = async (prefix: 'test' | 'stage1_test', globalEpoch: number) => {
+      const acc = await evaluateOn('test');
+      ctx.tracker.logMetrics(finiteOnly(accMetrics(prefix, acc)), globalEpoch);
+      return acc;
     };
 
     // ---------------- stage 1 ----------------
@@ -288,15 +299,15 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
         await checkpoint({ stage: 1, epochsDone: epoch + 1 });
         log.info(
           `stage 1 epoch ${epoch + 1}/${p.epochs} loss ${trainMetrics['train/loss']?.toFixed(4)} ${trainMetrics['train/images_per_s'].toFixed(1)} img/s` +
-            (due && lastEval ? ` top1 ${lastEval['eval/top1'].toFixed(4)} few ${lastEval['eval/few']}` : ''),
+            (due && lastEval ? ` val top1 ${lastEval['val/top1'].toFixed(4)} few ${lastEval['val/few']}` : ''),
         );
         if (due && lastEval) await ctx.report(epoch + 1, finiteOnly(lastEval));
       }
       if (p.crtEpochs > 0) {
-        // The stage-1 classifier's per-class accuracy, before cRT replaces it (a stage-1-only baseline
-        // can be read from a two-stage run).
-        const acc1 = lastAcc as ShotAccuracy | null;
-        if (acc1) await writePerClassCsv(path.join(ctx.workDir, 'per_class_accuracy_stage1.csv'), acc1, d.trainCounts, d.classNames);
+        // The stage-1 classifier on test, once, before cRT replaces it (a stage-1-only baseline can be
+        // read from a two-stage run: stage1_test/* and its per-class table).
+        const acc1 = await testOnce('stage1_test', p.epochs);
+        await writePerClassCsv(path.join(ctx.workDir, 'per_class_accuracy_stage1.csv'), acc1, d.trainCounts, d.classNames);
         // Entering stage 2: new classifier, new optimiser; checkpoint so that a resume sees stage 2.
         net.classifier.reset(seedFrom(p.seed, STREAM.crtInit));
         opt.clear();
@@ -368,14 +379,15 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
         const globalEpoch = p.epochs + epoch + 1;
         await evalNow(globalEpoch, trainMetrics, due);
         await checkpoint({ stage: 2, epochsDone: epoch + 1 });
-        log.info(`stage 2 (cRT) epoch ${epoch + 1}/${p.crtEpochs} loss ${trainMetrics['train/loss'].toFixed(4)}` + (due && lastEval ? ` top1 ${lastEval['eval/top1'].toFixed(4)}` : ''));
+        log.info(`stage 2 (cRT) epoch ${epoch + 1}/${p.crtEpochs} loss ${trainMetrics['train/loss'].toFixed(4)}` + (due && lastEval ? ` val top1 ${lastEval['val/top1'].toFixed(4)}` : ''));
         if (due && lastEval) await ctx.report(globalEpoch, finiteOnly(lastEval));
       }
     }
 
     // ---------------- final evaluation and artifacts ----------------
-    let acc = lastAcc as ShotAccuracy | null;
-    if (!acc) acc = await evaluate(net, data, { batchSize: p.batchSize, seed: seedFrom(p.seed, STREAM.eval), workers: p.workers, signal: ctx.signal });
+    // Validation chose nothing yet only on a resume after the last epoch's checkpoint: evaluate it again.
+    const valAcc = (lastAcc as ShotAccuracy | null) ?? (await evaluateOn('val'));
+    const acc = await testOnce('test', p.epochs + p.crtEpochs);
     const artifacts: string[] = [];
     const csv = path.join(ctx.workDir, 'per_class_accuracy.csv');
     await writePerClassCsv(csv, acc, d.trainCounts, d.classNames);
@@ -391,9 +403,10 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
       await ctx.tracker.logArtifact(path.join(modelDir, f), 'model');
       artifacts.push(path.join(modelDir, f));
     }
-    const objective = objectiveValue(acc, p.objective as 'top1' | 'few' | 'blend', p.objectiveFewWeight);
-    // Both spellings: short names, and the eval/* names of the learning curves (what search spaces name).
-    const metrics = finiteOnly({ top1: acc.top1, many: acc.many, medium: acc.medium, few: acc.few, objective, ...accMetrics(acc) });
+    // The objective is a validation number (what a search may choose by); the short names and test/* are the
+    // test split's, read once, for reporting only.
+    const objective = objectiveValue(valAcc, p.objective as 'top1' | 'few' | 'blend', p.objectiveFewWeight);
+    const metrics = finiteOnly({ top1: acc.top1, many: acc.many, medium: acc.medium, few: acc.few, objective, ...accMetrics('val', valAcc), ...accMetrics('test', acc) });
     await ctx.tracker.flush();
     return { metrics, objective, artifacts };
   } finally {
