@@ -6,10 +6,13 @@
  * journal, and the MLflow server over REST. A README line with no check here fails, so the README and
  * the test cannot drift apart.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as readline from 'node:readline';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { portsListenedBy, processTree } from './support/listening';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SECTION = '## Use the plugin in your own project';
@@ -182,6 +185,30 @@ const checks: Array<[RegExp, (cmd: string, r: Ran) => void | Promise<void>]> = [
   }],
 ];
 
+/**
+ * Starts `npx iccl-run @iccl/iccl --protocol` in the installed project, sends `sig` to the pid of its
+ * `hello` after the second report, and notes the ports its process tree (npx, sh, the trial) listens on
+ * at the next message, while the trial still lives.
+ */
+function signalledTrial(sig: NodeJS.Signals): Promise<{ code: number | null; result: unknown; stderr: string; listening: number[]; trialPid: number; npxPid: number }> {
+  const sets = ['dataset=synthetic', 'model=small-cnn', 'width=8', 'epochs=6', 'iccWarmupEpochs=1', 'crtEpochs=0', 'warmupEpochs=0', 'batchSize=16', 'maxPerClass=40', 'testPerClass=10', 'maxStepsPerEpoch=3', 'evalEvery=1'];
+  const child = spawn('npx', ['iccl-run', '@iccl/iccl', '--protocol', '--tracker', 'none', '--run-id', `signal-${sig}`, ...sets.flatMap((x) => ['--set', x])], { cwd: PROJECT, env: userEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  let trialPid = 0;
+  let reports = 0;
+  let listening: number[] | null = null;
+  let result: unknown = null;
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    const m = JSON.parse(line) as { type: string; pid?: number };
+    if (m.type === 'hello') trialPid = m.pid!;
+    if (m.type === 'result') result = m;
+    if (reports === 2 && listening === null) listening = portsListenedBy(processTree(child.pid!));
+    if (m.type === 'report' && ++reports === 2) process.kill(trialPid, sig);
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, result, stderr, listening: listening ?? [-1], trialPid, npxPid: child.pid! })));
+}
+
 describe('install the packed packages into a project outside the repository (README "Use the plugin in your own project")', () => {
   const commands = readmeCommands();
   let broken: string | null = null;
@@ -204,6 +231,16 @@ describe('install the packed packages into a project outside the repository (REA
       }
     });
   }
+  // A tool that can only signal, on a trial started through npx (npm exec, then sh, then the trial):
+  // the signal goes to the pid the trial announces in `hello`, since npx passes on only SIGINT/SIGTERM.
+  it.each(['SIGUSR2', 'SIGUSR1'] as const)('npx iccl-run --protocol: %s to the pid of hello prunes the trial (exit 3), and nothing of it listens on a port', async (sig) => {
+    if (broken) throw new Error(`not run: an earlier line failed (${broken})`);
+    const r = await signalledTrial(sig);
+    expect(r.stderr).not.toContain('Debugger listening');
+    expect(r.listening).toEqual([]);
+    expect([r.code, r.result]).toEqual([3, expect.objectContaining({ type: 'result', status: 'pruned', step: 3 })]);
+    expect(r.trialPid).not.toBe(r.npxPid);
+  });
   afterAll(() => {
     if (!process.env.ICCL_KEEP_INSTALL_TEST) fs.rmSync(work, { recursive: true, force: true });
   });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cmdSlurmSubmit, driverCommand, type SlurmSubmitOpts } from '../src/driver/slurm-submit';
 import { formatSlurmStatus, parseSacct, parseScontrol } from '../src/driver/slurm-status';
-import { shellQuote } from '../src/driver/slurm-script';
+import { renderSbatchScript, shellQuote } from '../src/driver/slurm-script';
 import { ATTR } from '../src/driver/attrs';
 import { TrialState, type FrozenTrial } from '../src/study/trial-types';
 import { REPO, tmpDir } from './helpers';
@@ -52,6 +52,22 @@ describe('iccl-search slurm: the script', () => {
     } finally {
       if (before !== undefined) process.env.MLFLOW_TRACKING_URI = before;
     }
+  });
+
+  it("the README shows the script the README's command writes (in a project at /home/me/my-project)", () => {
+    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const shown = /The script it writes, in a project at\s+`\/home\/me\/my-project`:\n\n```bash\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown).toBeDefined();
+    const project = '/home/me/my-project';
+    const written = renderSbatchScript({
+      studyName: 'inat18-a', storage: 'postgresql://iccl@DB_HOST:5432/iccl', array: 8, gpusPerTask: 1, cpusPerTask: 8, partition: 'gpu', time: '24:00:00',
+      requeue: true, sbatchArgs: [], workDir: project, scriptFile: `${project}/runs/inat18-a/slurm/inat18-a.sbatch`, logDir: `${project}/runs/inat18-a/slurm/logs`,
+      driver: ['/usr/bin/node', `${project}/node_modules/@iccl/search/dist/driver/cli.js`],
+      runArgs: ['--space', 'inat18', '--study', 'inat18-a', '--tracking', 'mlflow', '--data-dir', '/data/inat2018', '--runs-dir', `${project}/runs`],
+      waitForOthersSeconds: 10, env: { MLFLOW_TRACKING_URI: 'http://MLFLOW_HOST:5000' },
+    });
+    expect(shown).toBe(written);
+    expect(readme).toContain('npx iccl-search slurm --space inat18 --data-dir /data/inat2018 --study inat18-a \\\n  --storage postgresql://iccl@DB_HOST:5432/iccl --array 8 --gpus-per-task 1 --cpus-per-task 8 \\\n  --partition gpu --time 24:00:00');
   });
 
   it('quotes for the shell only what needs it', () => {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './signal-guard';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -16,7 +17,7 @@ import {
 } from '@iccl/trainer-api';
 import { runTrial } from './run-trial';
 import { openBackendTracker } from './backend-tracker';
-import { EXIT, PROTOCOL, ProtocolChannel } from './protocol';
+import { EXIT, PROTOCOL, PRUNE_SIGNALS, ProtocolChannel } from './protocol';
 
 function makeTracker(spec: string, runId: string): Tracker {
   if (spec === 'console') return new ConsoleTracker(runId);
@@ -69,7 +70,8 @@ async function runProtocol(plugin: TrainerPlugin, opts: Opts, out: (line: string
     reportMetric: opts.reportMetric,
     warn: (m) => process.stderr.write(m + '\n'),
   });
-  process.on('SIGUSR1', () => channel.requestPrune());
+  // The prune request for tools that can only signal: SIGUSR2 (no Node.js use), or SIGUSR1 (guarded, see signal-guard.ts).
+  for (const sig of PRUNE_SIGNALS) process.on(sig, () => channel.requestPrune());
   const workDir = path.resolve(opts.workDir, opts.runId);
   const ac = new AbortController();
   onInterrupt(ac);
@@ -92,7 +94,7 @@ async function runProtocol(plugin: TrainerPlugin, opts: Opts, out: (line: string
       trialId: opts.runId,
       signal: ac.signal,
       report: channel.report,
-      onStart: (validated) => channel.send({ type: 'hello', protocol: PROTOCOL, run: opts.runId, plugin: plugin.name, params: validated, workDir }),
+      onStart: (validated) => channel.send({ type: 'hello', protocol: PROTOCOL, run: opts.runId, plugin: plugin.name, params: validated, workDir, pid: process.pid }),
     });
     const value = opts.reportMetric === undefined ? undefined : result.metrics[opts.reportMetric];
     channel.send({ type: 'result', status: 'complete', metrics: result.metrics, ...(value === undefined ? {} : { value }), objective: result.objective, artifacts: result.artifacts ?? [] });
@@ -129,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--list-params', 'print the plugin parameters with defaults and ranges, then exit')
     .option('--protocol', `speak the trial protocol ${PROTOCOL} for an external search tool: JSON lines on stdout, commands on stdin (plugins/runner/README.md)`)
     .option('--wait-for-decision', 'with --protocol: after each report wait for {"type":"continue"} or {"type":"prune"} on stdin')
-    .option('--report-metric <name>', 'with --protocol: the metric each report (and the result) carries as "value", e.g. eval/top1')
+    .option('--report-metric <name>', 'with --protocol: the metric each report (and the result) carries as "value", e.g. val/top1 (validation)')
     .exitOverride();
   program.parse(argv);
   const opts = program.opts<Opts>();

@@ -11,9 +11,15 @@ export const PROTOCOL = 'iccl-trial/1';
 /** Exit statuses a tool can tell apart without reading anything. */
 export const EXIT = { complete: 0, failed: 1, usage: 2, pruned: 3, interrupted: 130 } as const;
 
+/**
+ * Signals that ask for a prune, sent to the `pid` of `hello` (the trial itself: npx or a shell in
+ * between does not pass them on). SIGUSR2 is the one to use; SIGUSR1 is still accepted there.
+ */
+export const PRUNE_SIGNALS = ['SIGUSR2', 'SIGUSR1'] as const;
+
 /** Runner -> tool, one JSON object per line on stdout (nothing else is written there). */
 export type ToTool =
-  | { type: 'hello'; protocol: typeof PROTOCOL; run: string; plugin: string; params: Record<string, unknown>; workDir: string }
+  | { type: 'hello'; protocol: typeof PROTOCOL; run: string; plugin: string; params: Record<string, unknown>; workDir: string; pid: number }
   | { type: 'report'; step: number; metrics: Record<string, number>; value?: number }
   | { type: 'result'; status: 'complete'; metrics: Record<string, number>; value?: number; objective?: number; artifacts: string[] }
   | { type: 'result'; status: 'pruned'; step: number; value?: number; checkpoint: string }
@@ -38,7 +44,7 @@ export interface ChannelOptions {
 /**
  * One trial's side of the protocol. `report` is the TrialContext's: it sends the values, then
  * (waiting for the tool's decision when asked to) throws TrialPruned when a prune was requested,
- * by a `prune` line or by `requestPrune()` (SIGUSR1), so the trainer stops at its next report with
+ * by a `prune` line or by `requestPrune()` (PRUNE_SIGNALS), so the trainer stops at its next report with
  * the checkpoint of the epoch it just finished.
  */
 export class ProtocolChannel {

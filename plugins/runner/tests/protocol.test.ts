@@ -14,8 +14,9 @@ type Msg = { type: string; [k: string]: unknown };
  * Plays the external tool: starts `iccl-run --protocol`, hands every message to `onMessage` (which
  * may answer on the runner's stdin), and returns the messages, the exit status and stderr.
  */
-function drive(args: string[], onMessage: (m: Msg, answer: (x: unknown) => void, child: ReturnType<typeof spawn>) => void = () => {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+function drive(args: string[], onMessage: (m: Msg, answer: (x: unknown) => void, child: ReturnType<typeof spawn>) => void = () => {}, program?: string) {
+  const argv = program ? args : ['--import', 'tsx', CLI, ...args];
+  const child = spawn(program ?? process.execPath, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const msgs: Msg[] = [];
   const bad: string[] = [];
   let stderr = '';
@@ -87,15 +88,38 @@ describe('iccl-run --protocol (external search tools)', () => {
     expect(reports[0]).not.toHaveProperty('value');
   });
 
-  it('SIGUSR1 is a prune request too', async () => {
+  it.each(['SIGUSR2', 'SIGUSR1'] as const)('%s to the pid of hello is a prune request too, and opens no inspector', async (sig) => {
     const dir = tmp();
     let signalled = false;
     const r = await drive(['@iccl/toy', '--protocol', '--set', 'epochs=200', '--set', 'sleepMs=20', '--tracker', 'none', '--run-id', 's', '--work-dir', dir], (m, _a, child) => {
+      if (m.type === 'hello') expect(m.pid).toBe(child.pid);
       if (m.type === 'report' && !signalled) {
         signalled = true;
-        child.kill('SIGUSR1');
+        child.kill(sig);
       }
     });
+    expect(r.bad).toEqual([]); // a failed expect in the callback lands here
+    expect(r.code).toBe(3);
+    expect(r.msgs[r.msgs.length - 1]).toMatchObject({ type: 'result', status: 'pruned' });
+    expect(r.stderr).not.toContain('Debugger listening');
+  });
+
+  it('through a shell wrapper (the trial is not the process the tool started): the signal to hello\'s pid prunes it, the wrapper exits 3', async () => {
+    const dir = tmp();
+    const args = ['@iccl/toy', '--protocol', '--set', 'epochs=200', '--set', 'sleepMs=20', '--tracker', 'none', '--run-id', 'w', '--work-dir', dir];
+    let trialPid = 0;
+    // No exec: bash stays the parent, as a wrapper script does.
+    const r = await drive(['-c', `"${process.execPath}" --import tsx "${CLI}" "$@"; exit $?`, 'wrapper', ...args], (m, _a, child) => {
+      if (m.type === 'hello') {
+        trialPid = m.pid as number;
+        expect(trialPid).not.toBe(child.pid);
+      }
+      if (m.type === 'report' && trialPid) {
+        process.kill(trialPid, 'SIGUSR2');
+        trialPid = 0;
+      }
+    }, 'bash');
+    expect(r.bad).toEqual([]);
     expect(r.code).toBe(3);
     expect(r.msgs[r.msgs.length - 1]).toMatchObject({ type: 'result', status: 'pruned' });
   });

@@ -11,6 +11,8 @@
 //
 // Plain ESM JavaScript on purpose: it runs right after `npm ci --ignore-scripts`, before anything is built,
 // and ships as the `iccl-setup-native` bin of @iccl/tf-backend for users' projects.
+// A SIGUSR1 listener of our own, before any work: Node.js would otherwise open its inspector on that signal.
+process.on('SIGUSR1', () => {});
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';

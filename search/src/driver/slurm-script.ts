@@ -92,7 +92,7 @@ function flagLines(args: string[]): string[] {
 export function renderSbatchScript(o: SlurmScriptOptions): string {
   const args = ['--storage', o.storage, ...o.runArgs, ...deviceArgs(o), '--wait-for-others', String(o.waitForOthersSeconds), '--no-report'];
   const run = [`${o.driver.map(shellQuote).join(' ')} run`, ...flagLines(args)];
-  const perTask = o.gpusPerTask > 0 ? `one trial per GPU Slurm gives it (${o.gpusPerTask}${o.trialsPerGpu && o.trialsPerGpu > 1 ? `, ${o.trialsPerGpu} trials each` : ''})` : 'one trial at a time on its CPUs';
+  const perTask = o.gpusPerTask > 0 ? `${o.trialsPerGpu && o.trialsPerGpu > 1 ? `${o.trialsPerGpu} trials` : 'one trial'} on each GPU Slurm gives it (--gres=gpu:${o.gpusPerTask})` : 'one trial at a time on its CPUs';
   return [
     '#!/bin/bash',
     `# Written by \`iccl-search slurm\` for study "${o.studyName}" in ${maskPassword(o.storage)}.`,
@@ -100,7 +100,7 @@ export function renderSbatchScript(o: SlurmScriptOptions): string {
     `# budget is claimed, ${perTask}, then stays while other tasks' trials run,`,
     '# to take over the retry of one that is lost (scancel, time limit, preemption), and leaves.',
     '# A task stopped by Slurm gets SIGTERM: its running trial ends as interrupted and is retried by',
-    '# another task (or by this one, requeued) from its last checkpoint; no trial is lost or run twice.',
+    '# another task (or by this one, requeued) from its last checkpoint; no trial is lost or finished twice.',
     `# Submit by hand: sbatch ${shellQuote(o.scriptFile)}`,
     ...sbatchLines(o),
     '',
