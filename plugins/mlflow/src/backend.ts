@@ -3,12 +3,10 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { consoleLogger, type Logger, type StartRunOptions, type Tracker, type TrackingBackend } from '@iccl/trainer-api';
 import type { MlflowClient } from './client';
-import { MlflowApiError } from './errors';
-import { DEFAULT_RETRY, sleep } from './backoff';
+import { DEFAULT_RETRY, retryingWith, sleep } from './backoff';
 import { RUN_KEY_TAG, type RecordWriteError } from './records';
 import { findRunByKey, parseKeyRef } from './run-open';
-import { orphanSpools, removeReplayedSpool, type OrphanSpool } from './spool';
-import { isUnreachable, retryingWith, sync } from './sync';
+import { SpoolRecovery } from './spool-recovery';
 import { systemTags } from './system-tags';
 import { MlflowTracker, type MlflowTrackerOptions, type RunHeader } from './tracker';
 import { syncCommand } from './sync-command';
@@ -34,12 +32,12 @@ export interface MlflowBackendOptions {
   onClose?: () => Promise<void>;
   /** The local server this backend logs through, when it started one. */
   localServer?: { uri: string; pid: number | undefined };
-  /** Settles when a server this backend started is up (or failed to start); close() waits for it first. */
+  /**
+   * Resolves when a server this backend started is up (or failed to start); close() waits for it
+   * first. Until then runs find the server away without a warning (it was announced as starting).
+   */
   ready?: Promise<void>;
 }
-
-/** A sleep that does not keep the process alive by itself. */
-const nap = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /**
  * TrackingBackend over an MLflow tracking server: a study is a parent run, each trial a child
@@ -60,20 +58,28 @@ export class MlflowTrackingBackend implements TrackingBackend {
   private sigint: (() => void) | undefined;
   private offline = false;
   private everReached = false;
-  /** Records replayed from older spools (close() waits while this grows). */
-  private progress = 0;
-  private orphans: OrphanSpool[] = [];
-  private recovered = true;
-  private recovery: Promise<void> = Promise.resolve();
-  private closed = false;
+  /** Replays the spools of earlier processes (close() waits while its progress grows). */
+  private readonly recovery: SpoolRecovery;
   private toldDisk = new Set<string>();
+  /** A local server this backend started is still on its way. */
+  private serverStarting: boolean;
 
   constructor(private readonly opts: MlflowBackendOptions) {
     this.client = opts.client;
     this.experimentName = opts.experimentName ?? process.env.MLFLOW_EXPERIMENT_NAME ?? 'Default';
     this.spoolDir = opts.spoolDir ?? process.env.ICCL_MLFLOW_SPOOL_DIR ?? path.join(process.cwd(), '.mlflow-spool');
     this.logger = opts.logger ?? consoleLogger('mlflow');
-    this.startRecovery();
+    this.serverStarting = opts.ready !== undefined;
+    void opts.ready?.finally(() => (this.serverStarting = false)).catch(() => undefined);
+    this.recovery = new SpoolRecovery({
+      client: this.client,
+      spoolDir: this.spoolDir,
+      logger: this.logger,
+      retry: opts.tracker?.retry,
+      probeIntervalMs: opts.tracker?.probeIntervalMs ?? 2000,
+      onReached: () => (this.everReached = true),
+      onDone: () => this.open.forEach((t) => t.poke()),
+    });
   }
 
   /** The experiment id, created on first use. */
@@ -92,7 +98,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
 
   /** Spool files of earlier processes not replayed yet. */
   get pendingSpools(): readonly string[] {
-    return this.orphans.map((o) => o.file);
+    return this.recovery.pending;
   }
 
   async startRun(options: StartRunOptions): Promise<Tracker> {
@@ -123,6 +129,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
       experimentId: () => this.experimentId(),
       resolveParent: parentKey ? () => this.resolveKey(parentKey) : undefined,
       ready: () => this.readyFor(tracker),
+      serverStarting: () => this.serverStarting,
       spoolDir: this.spoolDir,
       logger: this.logger,
       flushIntervalMs: t.flushIntervalMs,
@@ -164,7 +171,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
     await Promise.all([...this.open].map((t) => t.flush()));
     for (const t of this.open) t.poke();
     await this.whileProgressing(grace);
-    this.closed = true;
+    this.recovery.stop();
     const left: string[] = [];
     let runs = 0;
     for (const t of [...this.open]) {
@@ -172,8 +179,8 @@ export class MlflowTrackingBackend implements TrackingBackend {
       if (files.length || t.inMemory) runs++;
       left.push(...files);
     }
-    left.push(...this.orphans.map((o) => o.file));
-    runs += this.orphans.length;
+    left.push(...this.recovery.pending);
+    runs += this.recovery.pending.length;
     if (left.length) {
       // Never reached at all is more often a wrong address than an outage: say what to check.
       const why = this.everReached ? 'did not take everything before the end' : 'was never reachable during this search (check MLFLOW_TRACKING_URI or --tracking mlflow:URI)';
@@ -193,11 +200,11 @@ export class MlflowTrackingBackend implements TrackingBackend {
    * away is given `graceMs` (an hour at most in all).
    */
   private async whileProgressing(graceMs: number): Promise<void> {
-    const progress = () => this.progress + [...this.open].reduce((a, t) => a + t.progress, 0);
+    const progress = () => this.recovery.progress + [...this.open].reduce((a, t) => a + t.progress, 0);
     let last = progress();
     let lastChange = Date.now();
     const end = Date.now() + 3_600_000;
-    while ((this.open.size > 0 || !this.recovered) && Date.now() - lastChange < graceMs && Date.now() < end) {
+    while ((this.open.size > 0 || !this.recovery.recovered) && Date.now() - lastChange < graceMs && Date.now() < end) {
       await sleep(Math.min(250, graceMs)); // a kept timer: close() must hold the process until it is done
       const now = progress();
       if (now !== last) {
@@ -209,7 +216,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
 
   /** A run may log only after older operations on the same run (older spools, older trackers) landed. */
   private readyFor(t: MlflowTracker): boolean {
-    if (!this.recovered) return false;
+    if (!this.recovery.recovered) return false;
     for (const o of this.open) {
       if (o !== t && o.seq < t.seq && (o.runKey === t.runKey || (o.resolved && o.runId === t.runId))) return false;
     }
@@ -219,7 +226,7 @@ export class MlflowTrackingBackend implements TrackingBackend {
   /** Server id of a run known by key: a run of this process, else one already on the server. */
   private async resolveKey(key: string): Promise<string | undefined> {
     for (const t of this.open) if (t.runKey === key) return t.resolved ? t.runId : undefined;
-    if (!this.recovered) return undefined;
+    if (!this.recovery.recovered) return undefined;
     try {
       return (await findRunByKey(this.client, await this.experimentId(), key, (fn) => this.retrying(fn)))?.info.run_id;
     } catch {
@@ -240,50 +247,6 @@ export class MlflowTrackingBackend implements TrackingBackend {
     if (this.toldDisk.has(this.spoolDir)) return;
     this.toldDisk.add(this.spoolDir);
     this.logger.error(`mlflow: ${e.message}; the runs' operations stay in memory (nothing written is lost) until the disk has room or the server answers`);
-  }
-
-  /** Finds spools of earlier processes now and replays them in the background once the server answers. */
-  private startRecovery(): void {
-    const { orphans, unreadable } = orphanSpools(this.spoolDir);
-    for (const u of unreadable) this.logger.error(`mlflow: cannot replay ${u.file}: ${u.error}`);
-    if (orphans.length === 0) return;
-    this.orphans = orphans;
-    this.recovered = false;
-    this.logger.info(`mlflow: ${orphans.length} spool file(s) of an earlier run in ${this.spoolDir}; replaying them when ${this.client.trackingUri} answers`);
-    this.recovery = this.recover().finally(() => {
-      this.recovered = true;
-      for (const t of this.open) t.poke();
-    });
-  }
-
-  private async recover(): Promise<void> {
-    const probe = this.opts.tracker?.probeIntervalMs ?? 2000;
-    let records = 0;
-    const total = this.orphans.length;
-    for (let round = 0; this.orphans.length > 0 && !this.closed && round < 10_000_000; round++) {
-      if (!(await this.client.reachable())) {
-        await nap(probe);
-        continue;
-      }
-      try {
-        while (this.orphans.length > 0 && !this.closed) {
-          const o = this.orphans[0];
-          this.everReached = true;
-          const r = await sync(o.file, { client: this.client, logger: this.logger, retry: this.opts.tracker?.retry, onApplied: () => this.progress++ });
-          records += r.applied;
-          this.progress++;
-          removeReplayedSpool(o.file, this.spoolDir);
-          this.orphans.shift();
-        }
-      } catch (e) {
-        if (!(isUnreachable(e) || (e instanceof MlflowApiError && e.retryable))) {
-          const o = this.orphans.shift()!;
-          this.logger.error(`mlflow: cannot replay ${o.file}: ${(e as Error).message}; left as ${o.file}.failed for sync-cli`);
-          fs.renameSync(o.file, `${o.file}.failed`);
-        } else await nap(probe);
-      }
-    }
-    if (this.orphans.length === 0) this.logger.info(`mlflow: replayed ${total} spool file(s) of an earlier run (${records} records) into ${this.client.trackingUri}`);
   }
 
   private ensureSpoolDir(): void {

@@ -1,3 +1,5 @@
+import { MlflowApiError } from './errors';
+
 export interface RetryPolicy {
   /** Tries in all (first + retries). */
   attempts: number;
@@ -14,3 +16,20 @@ export function backoffMs(attempt: number, p: RetryPolicy, rand: () => number = 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export type Retrying = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** Retries transient MLflow errors with backoff (telling `onRetry` each time); anything else is the caller's to see. */
+export function retryingWith(p: RetryPolicy, onRetry?: () => void): Retrying {
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof MlflowApiError) || !e.retryable || attempt + 1 >= p.attempts) throw e;
+        onRetry?.();
+        await sleep(backoffMs(attempt, p));
+      }
+    }
+  };
+}

@@ -78,6 +78,8 @@ export async function createMlflowBackend(opts: CreateMlflowBackendOptions = {})
   }
   // Not waited for: runs spool until it answers, like any server that is away for a while.
   const { server, ready } = await LocalMlflowServer.begin({ dir: storeDir, bin, backendStoreUri });
+  // Said before any run starts: until the server answers, runs find it away, and that is expected.
+  logger.info(`starting a local MLflow server at ${server.uri} (store ${safeUri(server.backendStoreUri)}); runs are queued until it answers`);
   const started = ready.then(
     () =>
       logger.info(

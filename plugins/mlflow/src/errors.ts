@@ -29,3 +29,8 @@ export class MlflowApiError extends Error {
 export function isRetryable(e: unknown): boolean {
   return e instanceof MlflowApiError ? e.retryable : false;
 }
+
+/** The server is gone or overloaded (after the retries): spool and try later, or stop a replay here. */
+export function isUnreachable(e: unknown): e is MlflowApiError {
+  return e instanceof MlflowApiError && [0, 429, 502, 503, 504].includes(e.status);
+}

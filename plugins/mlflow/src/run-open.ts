@@ -1,3 +1,4 @@
+import type { Retrying } from './backoff';
 import type { MlflowClient } from './client';
 import { MlflowApiError } from './errors';
 import { LIMITS } from './limits';
@@ -32,8 +33,6 @@ export function splitCreateTags(tags: Record<string, string>): { now: { key: str
   }
   return { now, later };
 }
-
-export type Retrying = <T>(fn: () => Promise<T>) => Promise<T>;
 
 export async function findRunByKey(client: MlflowClient, experimentId: string, key: string, retrying: Retrying): Promise<Run | undefined> {
   const filter = `tags.\`${RUN_KEY_TAG}\` = '${key.replace(/'/g, '')}'`;
