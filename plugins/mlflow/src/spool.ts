@@ -78,11 +78,26 @@ export function removeReplayedSpool(file: string, spoolDir: string): void {
   } catch {
     /* unreadable now: still remove it, it was replayed */
   }
+  const emptied = new Set<string>();
   for (const { record } of recs) {
     if (record.op !== 'artifact') continue;
     const copy = path.resolve(path.dirname(file), record.file);
     // Only the per-artifact folders the spool made (<key>.files/spooled/<uuid>/), never a user's file.
-    if (copy.startsWith(root) && path.basename(path.dirname(path.dirname(copy))) === 'spooled') fs.rmSync(path.dirname(copy), { recursive: true, force: true });
+    const spooled = path.dirname(path.dirname(copy));
+    if (!copy.startsWith(root) || path.basename(spooled) !== 'spooled') continue;
+    fs.rmSync(path.dirname(copy), { recursive: true, force: true });
+    emptied.add(spooled);
   }
   fs.rmSync(file, { force: true });
+  // The folders that held those copies go too once nothing else is in them (<key>.files/spooled/, <key>.files/).
+  for (const dir of emptied) if (removeIfEmpty(dir)) removeIfEmpty(path.dirname(dir));
+}
+
+function removeIfEmpty(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir); // fails on a folder that holds anything
+    return true;
+  } catch {
+    return false;
+  }
 }
