@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /* Replays an offline journal or an outage spool into an MLflow server:
  *   npx tsx plugins/mlflow/src/sync-cli.ts <journal | spool folder>... [--tracking-uri URI] [--experiment NAME] */
+import './signal-guard'; // first: from here on SIGUSR1 never opens Node's inspector
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { consoleLogger } from '@iccl/trainer-api';
