@@ -5,8 +5,8 @@
  * on 2026-12-07 the unchanged code of ec26a93 computed another golden trace on an AVX-512 (BF16) EPYC
  * than it had on the EPYC of 2026-12-04, differing from the first step on in the 8th digit.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { cpuFlags } from '../../plugins/longtail/src/train/cpu-flags';
 
 export interface MachineKind {
   /** what identifies the kind: cpu model, vector instruction sets, threads */
@@ -27,12 +27,5 @@ export function machineKindOf(cpu: string, flags: string[], threads: number): Ma
 
 /** This machine's kind (Linux: the flags of /proc/cpuinfo; elsewhere none are read and the key says so). */
 export function thisMachineKind(): MachineKind {
-  let flags: string[] = [];
-  try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^flags\s*:/.test(l));
-    flags = line ? line.replace(/^flags\s*:/, '').trim().split(/\s+/) : [];
-  } catch {
-    flags = [];
-  }
-  return machineKindOf(os.cpus()[0]?.model ?? 'unknown cpu', flags, os.availableParallelism());
+  return machineKindOf(os.cpus()[0]?.model ?? 'unknown cpu', cpuFlags(), os.availableParallelism());
 }

@@ -60,6 +60,13 @@ export const COMMON_PARAMS = {
     description:
       "how a stage-1 step runs: 'eager', one TensorFlow call per op from JavaScript (the reference); 'compiled', the step traced once per batch shape and run as one libtensorflow graph, checked against the eager step when traced (CPU, methods without per-step JavaScript values; otherwise eager, with one line saying why); protocols pin it",
   },
+  precision: {
+    type: 'categorical',
+    default: 'fp32',
+    choices: ['fp32', 'bf16'],
+    description:
+      "arithmetic of a stage-1 step: 'fp32' everywhere; 'bf16', convolutions and matrix products (forward and backward) in bfloat16 with float32 weights, momentum, batch norm and loss, through the compiled step only (refused with engine eager, on methods it cannot compile, and on CPUs without avx512_bf16 or amx_bf16)",
+  },
   epochs: { type: 'int', default: 200, min: 1, description: 'stage-1 (representation) epochs' },
   batchSize: { type: 'int', default: 128, min: 2, description: 'images per step (per sampler for two-batch methods)' },
   lr: { type: 'float', default: 0.1, min: 0, log: false, description: 'stage-1 base learning rate (SGD)' },

@@ -27,7 +27,8 @@ export class Program {
   private readonly feedNames: string;
 
   constructor(
-    graph: GraphBuilder,
+    /** the graph's nodes and its placeholders in feed order (a GraphBuilder, or a rewrite of one) */
+    graph: Pick<GraphBuilder, 'nodes' | 'feeds'>,
     /** the key of each feed, in the graph's feed order */
     readonly feedKeys: string[],
     readonly outputs: { role: OutputRole; fetch: string }[],

@@ -5,6 +5,7 @@ import type { NamedVariable } from '../../models/store';
 import { tfx, type Tensor, type Variable } from '../../models/tf';
 import type { DeviceBatch, Stage1Method, StepInfo } from '../method';
 import { stage1Step, type StepOutcome } from '../step';
+import { bf16Program, type Precision } from './bf16';
 import { buildProgram, feedTensors, notCompilable, signatureOf, slotsOf, traceForwardBackward, type Ctx, type Traced } from './build';
 import { worstDifference, type Mismatch } from './compare';
 import type { OutputRole, Program } from './program';
@@ -19,10 +20,36 @@ export interface CompiledStepOptions {
   onFallback?: (why: string) => void;
   /** told of every (re)trace that passed its check */
   onTrace?: (message: string) => void;
+  /** bf16: convolutions and matrix products in bfloat16 (see bf16.ts); fp32 (default): all float32 */
+  precision?: Precision;
+  /** largest accepted relative difference of the bf16 program's loss from the eager float32 step's */
+  bf16Tolerance?: number;
 }
 
 /** float32: one step's reordered sums differ by a few units in the 6th-7th digit; 1e-4 leaves room for fused kernels. */
 export const CHECK_TOLERANCE = 1e-4;
+
+/**
+ * The bf16 program's loss against the eager float32 step's. bfloat16 keeps 8 significant bits: each
+ * rounding is off by up to 2^-9 (2e-3) relative, and the forward pass rounds ~30 convolutions in
+ * series with batch norm re-centring after each; measured 2e-4 to 2e-3 on ResNet-8, so 2e-2 admits
+ * that with room and rejects a wrong graph, whose loss is off at the order of itself. Gradients are
+ * only required finite: sums of bfloat16-rounded terms that nearly cancel (a batch-norm shift's is
+ * the sum of its output's gradient) come out 10-60% of their largest value away from float32's,
+ * measured the same with float32 kernels on the same roundings, so no bound on them separates
+ * rounding from a bug. What proves the trace is the float32 program of it, checked first at
+ * CHECK_TOLERANCE in every output; the bf16 one is a rewrite of that graph (bf16.ts).
+ */
+export const BF16_CHECK_TOLERANCE = 2e-2;
+
+type Out = { role: OutputRole; tensor: Tensor };
+/** A program built from one trace, with its outputs on the pre-step state when checked. */
+interface Candidate {
+  precision: Precision;
+  program: Program;
+  outs: Out[];
+  grads: Mismatch | null;
+}
 
 /**
  * stage1Step as one libtensorflow graph per batch shape: the first step with momentum buffers in
@@ -34,8 +61,13 @@ export class CompiledStep {
   private program: Program | null = null;
   private sig = '';
   private fallback: string | null = null;
-  /** the worst difference of the last self-check, by output kind */
+  /** the worst difference of the last self-check (of the float32 program), by output kind */
   lastCheck: Record<string, Mismatch> | null = null;
+  /** the same for the bfloat16 program, when precision is bf16 */
+  lastBf16Check: Record<string, Mismatch> | null = null;
+  /** why bf16 was given up for the float32 program, or null */
+  private bf16Off: string | null = null;
+  private running: Precision = 'fp32';
   traces = 0;
 
   constructor(private readonly o: CompiledStepOptions = {}) {}
@@ -43,6 +75,11 @@ export class CompiledStep {
   /** Why this runner now runs eagerly, or null. */
   get fellBack(): string | null {
     return this.fallback;
+  }
+
+  /** What the compiled program computes in now: 'eager' before the first trace and after a fallback. */
+  get precision(): Precision | 'eager' {
+    return this.program && !this.fallback ? this.running : 'eager';
   }
 
   step(net: Network, method: Stage1Method, opt: SgdMomentum, vars: NamedVariable[], a: DeviceBatch, b: DeviceBatch | null, info: StepInfo, lr: number): StepOutcome {
@@ -61,7 +98,7 @@ export class CompiledStep {
   /** The compiled gradients at the current weights (tests): needs a program for these shapes. */
   gradients(c: Ctx): Map<string, Tensor> {
     if (!this.program || signatureOf(c) !== this.sig) throw new Error('compiled step: no program for these shapes yet');
-    const outs = this.runWith(c, slotsOf(c.opt), (r) => r.kind === 'grad');
+    const outs = this.runWith(this.program, c, slotsOf(c.opt), (r) => r.kind === 'grad');
     return new Map(outs.map((o) => [(o.role as { key: string }).key, o.tensor]));
   }
 
@@ -70,19 +107,19 @@ export class CompiledStep {
     this.program = null;
   }
 
-  private runWith(c: Ctx, slots: Map<string, Variable>, want: (r: OutputRole) => boolean): { role: OutputRole; tensor: Tensor }[] {
+  private runWith(program: Program, c: Ctx, slots: Map<string, Variable>, want: (r: OutputRole) => boolean): Out[] {
     const feeds = feedTensors(c, slots);
     const lr = tfx().scalar(c.lr);
     feeds.set('lr', lr);
     try {
-      return this.program!.run(feeds, want);
+      return program.run(feeds, want);
     } finally {
       lr.dispose();
     }
   }
 
   private runProgram(c: Ctx, slots: Map<string, Variable>): StepOutcome {
-    const outs = this.runWith(c, slots, (r) => r.kind !== 'grad');
+    const outs = this.runWith(this.program!, c, slots, (r) => r.kind !== 'grad');
     const { loss, terms, finite } = readLoss(outs);
     if (finite) {
       const byName = new Map(c.vars.map((v) => [v.name, v.variable]));
@@ -103,46 +140,89 @@ export class CompiledStep {
     for (const [k, t] of feeds) if (!inputIds.has(tensorId(t))) inputIds.set(tensorId(t), k);
     const t = traceForwardBackward(c, trained, inputIds);
     this.traces++;
-    let check: { role: OutputRole; tensor: Tensor }[] = [];
+    const eagerGrads = new Map(trained.filter((v) => t.grads[v.variable.name]).map((v) => [v.name, t.grads[v.variable.name]]));
+    const cands: Candidate[] = [];
     try {
-      this.program = buildProgram(c, t, trained, inputIds, feeds);
-      this.sig = sig;
-      if (this.o.check !== false) check = this.runWith(c, slots, () => true);
+      const fp32 = buildProgram(c, t, trained, inputIds, feeds);
+      cands.push({ precision: 'fp32', program: fp32, outs: [], grads: null });
+      // bf16 is built from the float32 graph of the same trace, after it (see BF16_CHECK_TOLERANCE).
+      if (this.o.precision === 'bf16' && !this.bf16Off) cands.push({ precision: 'bf16', program: bf16Program(t.builder, fp32), outs: [], grads: null });
+      if (this.o.check !== false) {
+        for (const k of cands) {
+          k.outs = this.runWith(k.program, c, slots, () => true);
+          k.grads = worstDifference(byKey(k.outs, 'grad'), eagerGrads);
+        }
+      }
     } catch (e) {
-      this.dispose();
+      for (const k of cands) k.program.dispose();
+      tfx().dispose(cands.flatMap((k) => k.outs.map((o) => o.tensor)));
       abandon(t);
       throw e;
     }
-    const before = check.length ? worstDifference(byKey(check, 'grad'), new Map(trained.filter((v) => t.grads[v.variable.name]).map((v) => [v.name, t.grads[v.variable.name]]))) : null;
     const outcome = finishEager(c, t, trained);
-    if (check.length) this.judge(check, before!, c, outcome);
-    if (this.program && outcome.finite) {
-      const worst = this.lastCheck ? Math.max(...Object.values(this.lastCheck).map((m) => m.relative)).toExponential(1) : 'not checked';
-      this.o.onTrace?.(`traced the step for batch ${c.a.x.shape.join('x')} (${t.ops} ops); largest relative difference from the eager step ${worst}`);
-    }
-    tfx().dispose(check.map((o) => o.tensor));
-    if (!outcome.finite) this.dispose();
+    this.program = outcome.finite ? this.choose(cands, c, outcome) : null;
+    this.sig = sig;
+    for (const k of cands) if (k.program !== this.program) k.program.dispose();
+    tfx().dispose(cands.flatMap((k) => k.outs.map((o) => o.tensor)));
+    if (this.program) this.o.onTrace?.(`traced the step for batch ${c.a.x.shape.join('x')} (${t.ops} ops); ${this.checkLine()}`);
     return outcome;
   }
 
-  /** Compares the program's outputs on the pre-step state with what the eager step made. */
-  private judge(check: { role: OutputRole; tensor: Tensor }[], grads: Mismatch, c: Ctx, outcome: StepOutcome): void {
-    if (!outcome.finite) return;
+  /** The checked program to run from now on (the bf16 one when it passes), or null after a fallback. */
+  private choose(cands: Candidate[], c: Ctx, outcome: StepOutcome): Program | null {
+    const [fp32, bf16] = cands;
+    this.running = 'fp32';
+    if (this.o.check === false) {
+      if (bf16) this.running = 'bf16';
+      return (bf16 ?? fp32).program;
+    }
+    this.lastCheck = this.measure(fp32, c, outcome);
+    const bad = this.worst(this.lastCheck, this.o.tolerance ?? CHECK_TOLERANCE);
+    if (bad) {
+      this.fallBack(`compiled step failed its check against the eager step (${bad}): running eagerly`);
+      return null;
+    }
+    if (!bf16) return fp32.program;
+    this.lastBf16Check = this.measure(bf16, c, outcome);
+    const { loss, ...rest } = this.lastBf16Check;
+    const badBf16 = this.worst({ loss }, this.o.bf16Tolerance ?? BF16_CHECK_TOLERANCE) ?? this.worst(rest, Number.MAX_VALUE);
+    if (!badBf16) {
+      this.running = 'bf16';
+      return bf16.program;
+    }
+    this.bf16Off = `precision bf16: the bfloat16 program failed its check against the eager float32 step (${badBf16}): running the float32 compiled step`;
+    this.o.onFallback?.(this.bf16Off);
+    return fp32.program;
+  }
+
+  /** A candidate's outputs on the pre-step state against what the eager step made, by output kind. */
+  private measure(k: Candidate, c: Ctx, outcome: StepOutcome): Record<string, Mismatch> {
     const slots = slotsOf(c.opt);
     const vars = new Map(c.vars.map((v) => [v.name, v.variable as Tensor]));
-    const [lossOut] = check.filter((o) => o.role.kind === 'loss');
+    const [lossOut] = k.outs.filter((o) => o.role.kind === 'loss');
     const lossDiff = Math.abs(lossOut.tensor.dataSync()[0] - outcome.loss) / Math.max(Math.abs(outcome.loss), 1e-30);
-    const varsWant = new Map([...byKey(check, 'var').keys()].map((k) => [k, vars.get(k)!]));
-    const slotsWant = new Map([...byKey(check, 'slot').keys()].map((k) => [k, slots.get(k) as Tensor]));
-    this.lastCheck = {
+    const varsWant = new Map([...byKey(k.outs, 'var').keys()].map((key) => [key, vars.get(key)!]));
+    const slotsWant = new Map([...byKey(k.outs, 'slot').keys()].map((key) => [key, slots.get(key) as Tensor]));
+    return {
       loss: { key: 'loss', relative: lossDiff, count: 1 },
-      grad: grads,
-      var: worstDifference(byKey(check, 'var'), varsWant),
-      slot: worstDifference(byKey(check, 'slot'), slotsWant),
+      grad: k.grads!,
+      var: worstDifference(byKey(k.outs, 'var'), varsWant),
+      slot: worstDifference(byKey(k.outs, 'slot'), slotsWant),
     };
-    const tol = this.o.tolerance ?? CHECK_TOLERANCE;
-    const bad = Object.entries(this.lastCheck).find(([, m]) => !(m.relative <= tol));
-    if (bad) this.fallBack(`compiled step failed its check against the eager step (${bad[0]} ${bad[1].key} differs by ${bad[1].relative.toExponential(2)} relative, tolerance ${tol}): running eagerly`);
+  }
+
+  /** The first output kind over `tol`, said in words, or null. */
+  private worst(check: Record<string, Mismatch>, tol: number): string | null {
+    const bad = Object.entries(check).find(([, m]) => !(m.relative <= tol));
+    const bound = tol === Number.MAX_VALUE ? 'must be finite' : `tolerance ${tol}`;
+    return bad ? `${bad[0]} ${bad[1].key} differs by ${bad[1].relative.toExponential(2)} relative, ${bound}` : null;
+  }
+
+  private checkLine(): string {
+    const max = (m: Record<string, Mismatch> | null) => (m ? Math.max(...Object.values(m).map((x) => x.relative)).toExponential(1) : 'not checked');
+    const line = `largest relative difference from the eager step ${max(this.lastCheck)}`;
+    const bf = this.lastBf16Check;
+    return this.running === 'bf16' && bf ? `${line}; running in bf16: loss ${bf.loss.relative.toExponential(1)}, gradients ${bf.grad.relative.toExponential(1)} of their largest` : line;
   }
 
   private fallBack(why: string): void {
