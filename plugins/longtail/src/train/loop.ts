@@ -13,17 +13,20 @@ import { buildNetwork, type Network } from '../models/network';
 import { lrAt, parseLrSteps, type LrSchedule } from '../models/schedule';
 import { SgdMomentum } from '../models/sgd';
 import type { NamedVariable } from '../models/store';
-import { tfx, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../models/tf';
+import { type Tensor, type Tensor2D } from '../models/tf';
 import { saveTensors } from '../models/weights-io';
 import { makeSampler } from '../samplers/make-sampler';
 import { readCheckpoint, restoreVariables, saveCheckpoint, type CheckpointMeta } from './checkpoint';
 import { evaluate } from './evaluate';
-import type { DeviceBatch, Stage1Method } from './method';
+import type { Stage1Method } from './method';
 import { objectiveValue } from './objective';
 import { type StepOutcome } from './step';
 import { releaseStepEngine, stepEngineFor } from './compiled/engine';
 import type { CommonParams } from './params';
 import { Rng, seedFrom } from './random';
+import { STREAM } from './streams';
+import { accMetrics, finiteOnly } from './trial-metrics';
+import { disposeBatch, toDevice } from './device-batch';
 
 export interface TwoStageOptions {
   /** plugin name, recorded as a tag */
@@ -36,9 +39,6 @@ export interface TwoStageOptions {
   /** a data split to use instead of loading `params.dataset` (tests, benches) */
   data?: DataSplit;
 }
-
-/** Seeds of the independent random streams, all derived from `seed`. */
-const STREAM = { init: 1, samplerA: 2, samplerB: 3, augment: 4, mixing: 5, crtInit: 6, crtSampler: 7, eval: 8 } as const;
 
 /** The data-set spec the common parameters describe. */
 export function datasetSpec(p: CommonParams): DatasetSpec {
@@ -62,35 +62,6 @@ function fingerprint(trainer: string, p: CommonParams, m: Record<string, ParamVa
   // (recompute: the same gradients, only the memory differs, so a run may resume with it switched on).
   const { workers: _w, device: _d, evalEvery: _e, recompute: _r, ...rest } = p;
   return JSON.stringify({ trainer, ...rest, ...m });
-}
-
-function toDevice(b: Batch): DeviceBatch {
-  const tf = tfx();
-  return {
-    x: tf.tensor4d(b.x.subarray(0, b.n * b.shape[0] * b.shape[1] * b.shape[2]), [b.n, ...b.shape]) as Tensor4D,
-    y: tf.tensor1d(b.y.subarray(0, b.n), 'int32') as Tensor1D,
-    labels: b.y.subarray(0, b.n),
-    n: b.n,
-  };
-}
-
-function disposeBatch(b: DeviceBatch | null): void {
-  if (b) {
-    b.x.dispose();
-    b.y.dispose();
-  }
-}
-
-/** val/*: the validation split, during training (what a search selects on); test/* and stage1_test/*: the test split, read once each. */
-type AccPrefix = 'val' | 'test' | 'stage1_test';
-
-function accMetrics(prefix: AccPrefix, acc: ShotAccuracy): Record<string, number> {
-  return { [`${prefix}/top1`]: acc.top1, [`${prefix}/many`]: acc.many, [`${prefix}/medium`]: acc.medium, [`${prefix}/few`]: acc.few };
-}
-
-/** Finite numbers only: trackers and pruners must not see NaN (a group without classes). */
-function finiteOnly(m: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
 }
 
 class AbortedError extends Error {
