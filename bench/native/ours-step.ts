@@ -1,5 +1,5 @@
 // One side of bench/native/train-step.ts: our training step, in its own process (so that its peak
-// RSS is its own).  node --import tsx ours-step.ts MODEL BATCH STEPS WARMUP [ce|iccl] [now|before|recompute]
+// RSS is its own).  node --import tsx ours-step.ts MODEL BATCH STEPS WARMUP [ce|iccl] [now|before|recompute|compiled|compiled-bf16]
 //
 // ce: forward, cross-entropy, backward, SGD (momentum 0.9, wd 2e-4) on B images.
 // iccl: one ICCL stage-1 step (ICCL.md) on two batches of B: the class-agnostic batch and the
@@ -9,6 +9,8 @@
 //   walk (tf.variableGrads) and composite gradients; oneDNN off is set by the caller (environment).
 // compiled: the step as now, run as one libtensorflow graph per step (engine `compiled`, issue 23);
 //   its first two steps (momentum buffers, then the traced and checked step) count as warm-up.
+// compiled-bf16: the same with precision bf16 (convolutions and matrix products in bfloat16,
+//   float32 weights, optimizer state, batch norm and loss).
 // recompute: the step as now, with the network recomputing each residual stage in the backward pass
 //   (plugin parameter `recompute`, gradient checkpointing): the memory of the same step with and without.
 import { loadTf } from '@iccl/tf-backend';
@@ -39,7 +41,8 @@ const rssAfterLoad = process.memoryUsage.rss();
 if (mode === 'before') setNativeGradients(false);
 const K = model === 'resnet32' ? 10 : 1000;
 const side = model === 'resnet32' ? 32 : 224;
-if (!['now', 'before', 'recompute', 'compiled'].includes(mode)) throw new Error(`mode: got "${mode}", expected now, before, recompute or compiled`);
+const compiledMode = mode === 'compiled' || mode === 'compiled-bf16';
+if (!['now', 'before', 'recompute', 'compiled', 'compiled-bf16'].includes(mode)) throw new Error(`mode: got "${mode}", expected now, before, recompute, compiled or compiled-bf16`);
 // Same networks as buildResNet32 / buildResNet50 (seed 0), with the recompute switch.
 const net: Network = buildNetwork({ model: model === 'resnet32' ? 'resnet32' : 'resnet50', inputShape: [side, side, 3], numClasses: K, seed: 0, recompute: mode === 'recompute' });
 const opt = new SgdMomentum(0.9, 2e-4);
@@ -93,16 +96,19 @@ function makeStep(): () => void {
   const vars = [...net.store.list(), ...(m.store?.list() ?? [])];
   const rng = new Rng(3);
   let s = 0;
-  const compiled = mode === 'compiled' ? new CompiledStep({ onFallback: (why) => { throw new Error(why); } }) : null;
+  const precision = mode === 'compiled-bf16' ? 'bf16' : 'fp32';
+  const compiled = compiledMode ? new CompiledStep({ precision, onFallback: (why) => { throw new Error(why); } }) : null;
   const run = compiled ? compiled.step.bind(compiled) : stage1Step;
   return () => {
+    // after the traced step (s = 2 is the first run of the program): it runs what was asked
+    if (compiled && s === 2 && compiled.precision !== precision) throw new Error(`compiled step runs ${compiled.precision}, not ${precision}`);
     const r = run(net, m, opt, vars, a, b, { epoch: 5, step: s++, rng }, 0.1);
     if (!r.finite) throw new Error('non-finite loss in the bench');
   };
 }
 
 const step = makeStep();
-for (let i = 0; i < Number(warmupS) + (mode === 'compiled' ? 2 : 0); i++) step();
+for (let i = 0; i < Number(warmupS) + (compiledMode ? 2 : 0); i++) step();
 const t0 = process.hrtime.bigint();
 for (let i = 0; i < Number(stepsS); i++) step();
 const dt = Number(process.hrtime.bigint() - t0) / 1e9;

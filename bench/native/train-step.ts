@@ -45,7 +45,7 @@ const cases = [
   { model: 'resnet50', batch: 32, method: 'iccl', steps: quick ? 1 : 2, warmup: 1, before: false, rounds: 1, policies: ['default', 'passive'] },
 ].filter((c) => !only || c.model === only);
 
-function ours(c: (typeof cases)[number], mode: 'now' | 'before' | 'compiled'): Run {
+function ours(c: (typeof cases)[number], mode: 'now' | 'before' | 'compiled' | 'compiled-bf16'): Run {
   const out = execFileSync(
     process.execPath,
     ['--import', 'tsx', path.join(__dirname, 'ours-step.ts'), c.model, String(c.batch), String(c.steps), String(c.warmup), c.method, mode],
@@ -79,6 +79,8 @@ interface Row {
   before: Run | null;
   /** engine `compiled` (issue 23): cross-entropy rows only (ICCL's loss draws per-step values in JavaScript) */
   compiled: Run | null;
+  /** the same with precision bf16 (convolutions and matrix products in bfloat16) */
+  bf16: Run | null;
   torch: Run;
   torchAll: { policy: string; ips: number }[];
   load: string[];
@@ -88,12 +90,13 @@ for (const c of cases) {
   const o: Run[] = [];
   const bf: Run[] = [];
   const cp: Run[] = [];
+  const b16: Run[] = [];
   const t: { run: Run; policy: string }[] = [];
   const loads = [load()];
   for (let r = 0; r < c.rounds; r++) {
     const jobs: (() => void)[] = [
       () => o.push(ours(c, 'now')),
-      ...(c.method === 'ce' ? [() => cp.push(ours(c, 'compiled'))] : []),
+      ...(c.method === 'ce' ? [() => cp.push(ours(c, 'compiled')), () => b16.push(ours(c, 'compiled-bf16'))] : []),
       ...c.policies.map((p) => () => t.push({ run: torch(c, p === 'passive'), policy: p })),
       ...(c.before ? [() => bf.push(ours(c, 'before'))] : []),
     ];
@@ -105,6 +108,7 @@ for (const c of cases) {
     ours: best(o),
     before: bf.length ? best(bf) : null,
     compiled: cp.length ? best(cp) : null,
+    bf16: b16.length ? best(b16) : null,
     torch: best(t.map((x) => x.run)),
     torchAll: t.map((x) => ({ policy: x.policy, ips: x.run.images_per_s })),
     load: loads,
@@ -113,6 +117,7 @@ for (const c of cases) {
   process.stdout.write(
     `${c.model} b${c.batch} ${c.method}: ours ${row.ours.images_per_s.toFixed(1)} img/s (${row.ours.peak_rss_mb.toFixed(0)} MB)` +
       (row.compiled ? `, compiled ${row.compiled.images_per_s.toFixed(1)} (${row.compiled.peak_rss_mb.toFixed(0)} MB)` : '') +
+      (row.bf16 ? `, compiled bf16 ${row.bf16.images_per_s.toFixed(1)} (${row.bf16.peak_rss_mb.toFixed(0)} MB)` : '') +
       (row.before ? `, before ${row.before.images_per_s.toFixed(1)} (${row.before.peak_rss_mb.toFixed(0)} MB)` : '') +
       `, PyTorch ${row.torch.images_per_s.toFixed(1)} (${row.torch.peak_rss_mb.toFixed(0)} MB) [${row.torchAll.map((x) => `${x.policy} ${x.ips.toFixed(1)}`).join(', ')}], load ${loads.join(' ')}\n`,
   );
@@ -137,14 +142,15 @@ const table = [
   'the network together (2B images), projection head, ICC loss, interpolated CE, centroid EMA. Best of ' +
     `${repeat} alternating round(s) for ResNet-32, one for ResNet-50; PyTorch best of its default and OMP_WAIT_POLICY=PASSIVE runs`,
   "(both for every row). Peak RSS: each process's own maximum (PyTorch's includes ~0.5 GB of CUDA-build libraries resident after import).",
-  '"Compiled": engine `compiled` (issue 23), the same step traced once and run as one libtensorflow graph per step (cross-entropy rows).',
+  '"Compiled": engine `compiled` (issue 23), the same step traced once and run as one libtensorflow graph per step (cross-entropy rows);',
+  '"bf16": the compiled step with precision bf16 (convolutions and matrix products in bfloat16, float32 weights, optimizer state and loss).',
   '"Before": our cross-entropy step with tfjs\'s tape walk and composite gradients and oneDNN off (the switchable part of the old path).',
   '',
-  '| network | batch | step | ours img/s | PyTorch img/s | ratio | compiled img/s | compiled ratio | peak RSS ours MB | peak RSS PyTorch MB | RSS ratio | compiled RSS MB | before img/s | before RSS MB | load avg (1 min) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| network | batch | step | ours img/s | PyTorch img/s | ratio | compiled img/s | compiled ratio | bf16 img/s | bf16 ratio | peak RSS ours MB | peak RSS PyTorch MB | RSS ratio | compiled RSS MB | before img/s | before RSS MB | load avg (1 min) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.c.model} | ${r.c.batch} | ${r.c.method} | ${f1(r.ours.images_per_s)} | ${f1(r.torch.images_per_s)} | ${(r.ours.images_per_s / r.torch.images_per_s).toFixed(2)} | ${r.compiled ? f1(r.compiled.images_per_s) : '-'} | ${r.compiled ? (r.compiled.images_per_s / r.torch.images_per_s).toFixed(2) : '-'} | ${f0(r.ours.peak_rss_mb)} | ${f0(r.torch.peak_rss_mb)} | ${(r.ours.peak_rss_mb / r.torch.peak_rss_mb).toFixed(2)} | ${r.compiled ? f0(r.compiled.peak_rss_mb) : '-'} | ${r.before ? f1(r.before.images_per_s) : '-'} | ${r.before ? f0(r.before.peak_rss_mb) : '-'} | ${r.load.join(' / ')} |`,
+      `| ${r.c.model} | ${r.c.batch} | ${r.c.method} | ${f1(r.ours.images_per_s)} | ${f1(r.torch.images_per_s)} | ${(r.ours.images_per_s / r.torch.images_per_s).toFixed(2)} | ${r.compiled ? f1(r.compiled.images_per_s) : '-'} | ${r.compiled ? (r.compiled.images_per_s / r.torch.images_per_s).toFixed(2) : '-'} | ${r.bf16 ? f1(r.bf16.images_per_s) : '-'} | ${r.bf16 ? (r.bf16.images_per_s / r.torch.images_per_s).toFixed(2) : '-'} | ${f0(r.ours.peak_rss_mb)} | ${f0(r.torch.peak_rss_mb)} | ${(r.ours.peak_rss_mb / r.torch.peak_rss_mb).toFixed(2)} | ${r.compiled ? f0(r.compiled.peak_rss_mb) : '-'} | ${r.before ? f1(r.before.images_per_s) : '-'} | ${r.before ? f0(r.before.peak_rss_mb) : '-'} | ${r.load.join(' / ')} |`,
   ),
   '',
   'ICCL step / cross-entropy step (ms per step, same network and batch B):',
