@@ -234,7 +234,7 @@ export async function runTwoStage(o: TwoStageOptions): Promise<TrialResult> {
           const info = { epoch, step, rng };
           let outcome: StepOutcome;
           try {
-            outcome = stepEngineFor(method, { engine: p.engine, recompute: p.recompute, log: (m) => log.info(m) }).step(net, method, opt, allVars(), a, b, info, lr);
+            outcome = stepEngineFor(method, { engine: p.engine, recompute: p.recompute, precision: p.precision, log: (m) => log.info(m) }).step(net, method, opt, allVars(), a, b, info, lr);
           } finally {
             disposeBatch(a);
             disposeBatch(b);
