@@ -29,7 +29,7 @@ function recorder() {
 }
 
 describe('search-space files', () => {
-  it.each(['toy', 'demo', 'cifar10-lt', 'cifar100-lt', 'imagenet-lt', 'inat18'])('%s validates, with its smoke configuration', (name) => {
+  it.each(['toy', 'demo', 'cifar10-lt', 'cifar10-lt-iccl-demo', 'cifar100-lt', 'imagenet-lt', 'inat18'])('%s validates, with its smoke configuration', (name) => {
     const s = loadSearchSpace(name, undefined, SPACES);
     expect(s.name).toBe(name);
     const smoke = loadSearchSpace(name, 'smoke', SPACES);
