@@ -8,7 +8,7 @@
 //    each weight tensor's drift within half of how far float32 moved it (measured figures below).
 // 3. Each refusal gives its one line.
 import { loadTf } from '@iccl/tf-backend';
-import { SgdMomentum, buildNetwork, crossEntropy, type Tensor, type Tensor1D, type Tensor4D } from '../src/models';
+import { SgdMomentum, buildNetwork, type Tensor, type Tensor4D } from '../src/models';
 import { CompiledStep, BF16_CHECK_TOLERANCE } from '../src/train/compiled/runner';
 import { bf16Unsupported, toBf16 } from '../src/train/compiled/bf16';
 import { checkPrecision, releaseStepEngine, stepEngineFor } from '../src/train/compiled/engine';
@@ -16,25 +16,12 @@ import { Program } from '../src/train/compiled/program';
 import { ATTR, tensorAttr, type Attr, type NodeSpec } from '../src/train/compiled/proto';
 import { cpuFlags, flagsOf } from '../src/train/cpu-flags';
 import { Rng } from '../src/train/random';
-import type { DeviceBatch, Stage1Method } from '../src/train/method';
 import { values } from './fixed-values';
+import { batch, ce, K } from './compiled-fixtures';
 
 const tf = loadTf('cpu');
-const K = 5;
 /** bfloat16: 8 significant bits, so one unit in the last place is 2^-7 of the leading power of two */
 const ULP = 2 ** -7;
-
-const ce: Stage1Method = {
-  name: 'ce',
-  primarySampler: 'instance',
-  secondSampler: null,
-  store: null,
-  loss: (net, a, _b, pass) => {
-    const l = crossEntropy(net.logits(a.x, pass), a.y, net.numClasses);
-    return { total: l, terms: { ce: l } };
-  },
-  dispose: () => {},
-};
 
 /** Round-to-nearest-even of float32 values to bfloat16 (kept as float32), done bit by bit here. */
 function roundBf16(t: Tensor): Tensor {
@@ -140,11 +127,6 @@ describe('precision bf16: the rewritten graph', () => {
     for (const k of keys) expect(maxRel(plain.get(k)!, fp32.get(k)!)).toBeLessThan(1e-5);
   });
 });
-
-function batch(n: number, side: number, seed: number): DeviceBatch {
-  const labels = Int32Array.from({ length: n }, (_, i) => (i * 3 + seed) % K);
-  return { x: tf.tensor4d(values(n * side * side * 3, seed), [n, side, side, 3]) as Tensor4D, y: tf.tensor1d(labels, 'int32') as Tensor1D, labels, n };
-}
 
 describe('precision bf16: compiled steps', () => {
   const native = bf16Unsupported(cpuFlags()) === null && process.env.TF_ENABLE_ONEDNN_OPTS !== '0';

@@ -5,7 +5,7 @@
 // magnitude, float32 round-off for sums taken in another order (the graph may fuse or reorder ops;
 // on this libtensorflow the two paths have agreed exactly, which the bound does not rely on).
 import { loadTf } from '@iccl/tf-backend';
-import { SgdMomentum, buildNetwork, crossEntropy, type Network, type Tensor1D, type Tensor4D } from '../src/models';
+import { SgdMomentum, buildNetwork, type Network } from '../src/models';
 import { leanVariableGrads } from '../src/models/lean-grads';
 import { trainingPass, discardUpdates } from '../src/models/layers';
 import { stage1Step } from '../src/train/step';
@@ -13,29 +13,10 @@ import { CompiledStep } from '../src/train/compiled/runner';
 import { notCompilable } from '../src/train/compiled/build';
 import { releaseStepEngine, stepEngineFor } from '../src/train/compiled/engine';
 import { Rng } from '../src/train/random';
-import type { DeviceBatch, Stage1Method } from '../src/train/method';
-import { values } from './fixed-values';
+import { batch, ce, K } from './compiled-fixtures';
 
 const tf = loadTf('cpu');
 const TOL = 1e-5;
-const K = 5;
-
-const ce: Stage1Method = {
-  name: 'ce',
-  primarySampler: 'instance',
-  secondSampler: null,
-  store: null,
-  loss: (net, a, _b, pass) => {
-    const l = crossEntropy(net.logits(a.x, pass), a.y, net.numClasses);
-    return { total: l, terms: { ce: l } };
-  },
-  dispose: () => {},
-};
-
-function batch(n: number, side: number, seed: number): DeviceBatch {
-  const labels = Int32Array.from({ length: n }, (_, i) => (i * 3 + seed) % K);
-  return { x: tf.tensor4d(values(n * side * side * 3, seed), [n, side, side, 3]) as Tensor4D, y: tf.tensor1d(labels, 'int32') as Tensor1D, labels, n };
-}
 
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0;
