@@ -1,22 +1,14 @@
-import type { Logger } from '@iccl/trainer-api';
-import type { MlflowClient } from './client';
 import type { Retrying } from './backoff';
 import { MlflowApiError, isUnreachable } from './errors';
-import { deleteTwins, openRun, type RunRecord } from './run-open';
+import { deleteTwins, openRun } from './run-open';
+import type { RunOptions } from './run-options';
 
-export interface RunOpenerOptions {
-  client: MlflowClient;
-  header: RunRecord;
-  experimentId: () => Promise<string>;
-  /** Server id of the parent named by `header.parentKey`; undefined while the parent is not on the server. */
-  resolveParent?: () => Promise<string | undefined>;
-  /** False while operations that must land before this run's are not on the server yet. */
-  ready?: () => boolean;
-  logger: Logger;
+/** The run's identity and server callbacks as the tracker has them, plus how to retry and whether it may exist. */
+export type RunOpenerOptions = Pick<RunOptions, 'client' | 'header' | 'experimentId' | 'resolveParent' | 'ready' | 'logger'> & {
   retrying: Retrying;
   /** The run may exist already under its key (resumed by key): look it up before creating it. */
   mayExist: boolean;
-}
+};
 
 export type OpenResult =
   | { kind: 'opened'; runId: string; artifactUri: string | undefined }
