@@ -2,7 +2,7 @@ import { inferencePass } from '../models/layers';
 import { crossEntropy } from '../models/losses';
 import { parseLrSteps } from '../models/schedule';
 import type { Tensor2D } from '../models/tf';
-import { stepEngineFor } from './compiled/engine';
+import { stepEngineFor, type StepEngine } from './compiled/engine';
 import { disposeBatch, toDevice } from './device-batch';
 import type { StageSpec } from './epoch-runner';
 import { Rng, seedFrom } from './random';
@@ -17,6 +17,7 @@ export function stage1Spec(t: Trial, state: TrainingState): StageSpec {
   const { p, net, method, ctx } = t;
   const second = method.secondSampler;
   let rng = new Rng(0);
+  let engine: StepEngine | null = null;
   return {
     stage: 1,
     name: 'stage 1',
@@ -42,7 +43,8 @@ export function stage1Spec(t: Trial, state: TrainingState): StageSpec {
       const a = toDevice(rawA);
       const b = rawB ? toDevice(rawB) : null;
       try {
-        const engine = stepEngineFor(method, { engine: p.engine, recompute: p.recompute, precision: p.precision, log: (m) => ctx.log.info(m) });
+        // Chosen at the first step (its check and log line come then), not looked up again every step.
+        engine ??= stepEngineFor(method, { engine: p.engine, recompute: p.recompute, precision: p.precision, log: (m) => ctx.log.info(m) });
         return engine.step(net, method, state.opt, state.allVars(), a, b, { epoch, step, rng }, lr);
       } finally {
         disposeBatch(a);
