@@ -10,6 +10,7 @@ import {
   type Pass,
   type Stage1Method,
   type StepInfo,
+  type Tensor,
   type Tensor1D,
   type Tensor4D,
 } from '@iccl/longtail';
@@ -27,7 +28,11 @@ export class MixupMethod implements Stage1Method {
 
   constructor(private readonly o: { alpha: number; lambdaPerBatch: boolean }) {}
 
-  loss(net: Network, a: DeviceBatch, _b: DeviceBatch | null, pass: Pass, info: StepInfo): MethodLoss {
+  /** Traced as one graph by the compiled step: the permutation and lambdas are drawStep's, fed each step. */
+  readonly traceable = true;
+
+  /** The permutation (Fisher-Yates from the top), then the lambdas: the order of the draws is the trace's. */
+  drawStep(a: DeviceBatch, _b: DeviceBatch | null, info: StepInfo): Record<string, Tensor> {
     const tf = tfx();
     const perm = new Int32Array(a.n).map((_, i) => i);
     for (let i = a.n - 1; i > 0; i--) {
@@ -35,9 +40,14 @@ export class MixupMethod implements Stage1Method {
       [perm[i], perm[j]] = [perm[j], perm[i]];
     }
     const lam = tf.tensor1d(sampleLambdas(info.rng, a.n, this.o.alpha, this.o.lambdaPerBatch));
-    const idx = tf.tensor1d(perm, 'int32');
-    const xMix = interpolate(a.x, tf.gather(a.x, idx) as Tensor4D, lam);
-    const targets = mixedTargets(a.y, tf.gather(a.y, idx) as Tensor1D, lam, net.numClasses);
+    return { perm: tf.tensor1d(perm, 'int32'), lam };
+  }
+
+  loss(net: Network, a: DeviceBatch, b: DeviceBatch | null, pass: Pass, info: StepInfo, draws?: Record<string, Tensor>): MethodLoss {
+    const tf = tfx();
+    const { perm, lam } = (draws ?? this.drawStep(a, b, info)) as { perm: Tensor1D; lam: Tensor1D };
+    const xMix = interpolate(a.x, tf.gather(a.x, perm) as Tensor4D, lam);
+    const targets = mixedTargets(a.y, tf.gather(a.y, perm) as Tensor1D, lam, net.numClasses);
     const mix = softCrossEntropy(net.logits(xMix, pass), targets);
     return { total: mix, terms: { mix } };
   }

@@ -60,9 +60,12 @@ export class IcclMethod implements Stage1Method {
   readonly store = new VariableStore();
   readonly head: ProjectionHead;
   readonly centroids: CentroidBank;
+  /** Traced as one graph by the compiled step: lambdas are drawStep's, the ICC term's presence is the phase. */
+  readonly traceable = true;
   /** centroids hold class means and the ICC loss may run */
   private ready = false;
-  private pending: { z: Tensor; labels: Int32Array; zMix: Tensor; ya: Int32Array; yb: Int32Array; lam: Float32Array } | null = null;
+  /** this step's host-side values for afterStep: the samples that move the centroids, and the mixing */
+  private drawn: { labels: Int32Array; ya: Int32Array; yb: Int32Array; lam: Float32Array } | null = null;
   private readonly numClasses: number;
   private readonly diagnostics: IccDiagnostics;
 
@@ -124,12 +127,25 @@ export class IcclMethod implements Stage1Method {
     this.ready = true;
   }
 
-  loss(net: Network, a: DeviceBatch, b: DeviceBatch | null, pass: Pass, info: StepInfo): MethodLoss {
+  phase(info: StepInfo): string {
+    return this.active(info.epoch) ? 'icc' : 'no-icc';
+  }
+
+  /** The lambdas of this step (a device tensor for the loss) and the host labels afterStep needs. */
+  drawStep(a: DeviceBatch, b: DeviceBatch | null, info: StepInfo): Record<string, Tensor> {
+    if (!b) throw new Error('ICCL needs the class-aware batch');
+    const m = Math.min(a.n, b.n);
+    const lam = sampleLambdas(info.rng, m, this.o.alpha, this.o.lambdaPerBatch);
+    const labels = this.o.centroidSource === 'both' ? concatLabels(a.labels, b.labels) : a.labels;
+    this.drawn = { labels, ya: a.labels.slice(0, m), yb: b.labels.slice(0, m), lam };
+    return { lam: tfx().tensor1d(lam) };
+  }
+
+  loss(net: Network, a: DeviceBatch, b: DeviceBatch | null, pass: Pass, info: StepInfo, draws?: Record<string, Tensor>): MethodLoss {
     if (!b) throw new Error('ICCL needs the class-aware batch');
     const tf = tfx();
     const m = Math.min(a.n, b.n);
-    const lamValues = sampleLambdas(info.rng, m, this.o.alpha, this.o.lambdaPerBatch);
-    const lam = tf.tensor1d(lamValues);
+    const lam = (draws ?? this.drawStep(a, b, info)).lam as Tensor1D;
     const xa = m === a.n ? a.x : (tf.slice(a.x, 0, m) as Tensor4D);
     const xb = m === b.n ? b.x : (tf.slice(b.x, 0, m) as Tensor4D);
     const ya = tf.slice(a.y, 0, m) as Tensor1D;
@@ -140,6 +156,7 @@ export class IcclMethod implements Stage1Method {
     const hA = tf.slice(h, [0, 0], [a.n, -1]) as Tensor2D;
     const hM = tf.slice(h, [a.n, 0], [m, -1]) as Tensor2D;
     const terms: Record<string, Scalar> = {};
+    let after: Record<string, Tensor> | undefined;
     let total = tf.scalar(0) as Scalar;
     if (this.o.wCe > 0) {
       terms.ce = crossEntropy(net.classifier.apply(hA), a.y, this.numClasses);
@@ -159,29 +176,25 @@ export class IcclMethod implements Stage1Method {
       // Non-interpolated embeddings, read after the step to move the centroids (a stop-gradient:
       // they are plain numbers by then).
       const zA = tf.slice(z, [0, 0], [a.n, -1]);
-      const src = both ? tf.concat([zA, tf.slice(z, [a.n + m, 0], [b.n, -1])], 0) : zA;
-      const labels = both ? concatLabels(a.labels, b.labels) : a.labels;
-      this.pending = { z: tf.keep(src), labels, zMix: tf.keep(zM), ya: a.labels.slice(0, m), yb: b.labels.slice(0, m), lam: lamValues };
+      after = { z: both ? tf.concat([zA, tf.slice(z, [a.n + m, 0], [b.n, -1])], 0) : zA, zMix: zM };
     }
     // Warm-up with both classification weights at 0: nothing to learn yet, but the tape needs a path
     // from the variables to the loss (a zero gradient; weight decay still applies).
     if (Object.keys(terms).length === 0) total = tf.mul(tf.sum(h), 0) as Scalar;
-    return { total, terms };
+    return { total, terms, after };
   }
 
-  afterStep(info: StepInfo): void {
-    if (!this.pending) return;
-    const { z: zT, zMix, labels, ya, yb, lam } = this.pending;
-    const z = zT.dataSync() as Float32Array;
-    if (this.active(info.epoch)) {
-      // Retrieval against the centroids the loss just used (before they move).
-      this.diagnostics.addBatch(zMix.dataSync() as Float32Array, this.centroids.values, this.o.projDim, ya, yb, lam);
-      if (this.epochMeans) this.centroids.accumulate(z, labels);
-      else this.centroids.update(z, labels, this.o.centroidMomentum);
-    }
-    zT.dispose();
-    zMix.dispose();
-    this.pending = null;
+  /** `after`: the loss's embeddings (the step frees them); nothing to do in a step without the ICC term. */
+  afterStep(info: StepInfo, after?: Record<string, Tensor>): void {
+    const drawn = this.drawn;
+    this.drawn = null;
+    if (!after?.z || !drawn || !this.active(info.epoch)) return;
+    const { labels, ya, yb, lam } = drawn;
+    const z = after.z.dataSync() as Float32Array;
+    // Retrieval against the centroids the loss just used (before they move).
+    this.diagnostics.addBatch(after.zMix.dataSync() as Float32Array, this.centroids.values, this.o.projDim, ya, yb, lam);
+    if (this.epochMeans) this.centroids.accumulate(z, labels);
+    else this.centroids.update(z, labels, this.o.centroidMomentum);
   }
 
   state(): Record<string, unknown> {
@@ -194,9 +207,7 @@ export class IcclMethod implements Stage1Method {
   }
 
   dispose(): void {
-    this.pending?.z.dispose();
-    this.pending?.zMix.dispose();
-    this.pending = null;
+    this.drawn = null;
     this.store.dispose();
   }
 }

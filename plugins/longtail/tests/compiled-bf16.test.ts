@@ -197,19 +197,19 @@ describe('precision: refusals', () => {
     const one = (m: string) => expect(m.split('\n')).toHaveLength(1);
     const lines = [
       refusal(() => checkPrecision(ce, { engine: 'eager', precision: 'bf16' }, flags)),
-      refusal(() => checkPrecision({ ...ce, name: 'mixup' }, { engine: 'compiled', precision: 'bf16' }, flags)),
+      refusal(() => checkPrecision({ ...ce, name: 'noisy' }, { engine: 'compiled', precision: 'bf16' }, flags)),
       refusal(() => checkPrecision(ce, { engine: 'compiled', precision: 'bf16' }, ['avx512f', 'avx2'])),
       refusal(() => checkPrecision(ce, { engine: 'compiled', precision: 'bf16' }, flags, { TF_ENABLE_ONEDNN_OPTS: '0' })),
       refusal(() => checkPrecision(ce, { engine: 'compiled', precision: 'fp16' }, flags)),
     ];
     lines.forEach(one);
     expect(lines[0]).toBe('precision bf16: runs only through the compiled step, and engine is eager (set engine compiled)');
-    expect(lines[1]).toMatch(/^precision bf16: needs the compiled step in bfloat16, unavailable for method mixup: its loss draws/);
+    expect(lines[1]).toMatch(/^precision bf16: needs the compiled step in bfloat16, unavailable for method noisy: not declared traceable/);
     expect(lines[2]).toBe('precision bf16: needs the compiled step in bfloat16, unavailable for this CPU has no bfloat16 instructions (neither avx512_bf16 nor amx_bf16 among the flags of /proc/cpuinfo)');
     expect(lines[3]).toMatch(/^precision bf16: .*TF_ENABLE_ONEDNN_OPTS=0/);
     expect(lines[4]).toBe('precision: got "fp16", expected one of fp32, bf16');
     // accepted: fp32 anywhere, bf16 with amx_bf16 alone
-    expect(checkPrecision({ ...ce, name: 'mixup' }, { engine: 'eager' }, [])).toBe('fp32');
+    expect(checkPrecision({ ...ce, name: 'noisy' }, { engine: 'eager' }, [])).toBe('fp32');
     expect(checkPrecision(ce, { engine: 'compiled', precision: 'bf16' }, ['amx_bf16'], {})).toBe('bf16');
   });
 

@@ -13,18 +13,24 @@ import { CompiledStep } from '../src/train/compiled/runner';
 import { notCompilable } from '../src/train/compiled/build';
 import { releaseStepEngine, stepEngineFor } from '../src/train/compiled/engine';
 import { Rng } from '../src/train/random';
-import { batch, ce, K } from './compiled-fixtures';
+import { batch, ce, K, relDiff, runBoth, snapshotOf, type Side } from './compiled-fixtures';
+import type { Stage1Method } from '../src/train/method';
+import type { Tensor1D, Tensor4D } from '../src/models/tf';
+
+/** Cross-entropy on images scaled per sample by a factor drawn each step: a method with a drawStep. */
+const scaled: Stage1Method = {
+  ...ce,
+  name: 'scaled-ce',
+  traceable: true,
+  drawStep: (a, _b, info) => ({ s: tf.tensor1d(Float32Array.from({ length: a.n }, () => 0.5 + info.rng.next())) }),
+  loss: (net, a, _b, pass, _info, draws) => {
+    const x = tf.mul(a.x, tf.reshape(draws!.s as Tensor1D, [-1, 1, 1, 1])) as Tensor4D;
+    return ce.loss(net, { ...a, x }, null, pass, _info);
+  },
+};
 
 const tf = loadTf('cpu');
 const TOL = 1e-5;
-
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m / Math.max(scale, 1e-30);
-}
 
 function snapshot(net: Network, opt: SgdMomentum): Map<string, Float32Array> {
   const m = new Map(net.store.list().map((v) => [v.name, v.variable.dataSync() as Float32Array]));
@@ -107,9 +113,43 @@ describe('compiled training step', () => {
     expect(compiled.traces).toBe(1);
   }, 60_000);
 
+  it('feeds the values a method draws each step (drawStep) to its program instead of freezing them', () => {
+    const sides = [0, 1].map((): Side => {
+      const net = buildNetwork({ model: 'small-cnn', inputShape: [16, 16, 3], numClasses: K, seed: 4 });
+      return { net, method: scaled, opt: new SgdMomentum(0.9, 5e-4), vars: net.store.list() };
+    });
+    const batches = [batch(6, 16, 1), batch(6, 16, 2), batch(5, 16, 3)];
+    const runner = new CompiledStep({ tolerance: TOL });
+    const r = runBoth(sides[0], sides[1], runner, 12, (s) => ({ a: batches[s >= 10 ? 2 : s % 2], b: null, epoch: 0, lr: 0.05 }));
+    expect(runner.fellBack).toBeNull();
+    expect(runner.traces).toBe(2);
+    expect(r.losses.filter(([e, c]) => !(Math.abs(c - e) <= TOL * Math.abs(e)))).toEqual([]);
+    const [we, wc] = sides.map((s) => snapshotOf(s));
+    expect([...we].filter(([k, v]) => !(relDiff(wc.get(k)!, v) <= TOL)).map(([k]) => k)).toEqual([]);
+    runner.dispose();
+  }, 60_000);
+
+  it('refuses a trace whose loss reads a variable that is not one of the step\'s (it would be frozen)', () => {
+    const net = buildNetwork({ model: 'small-cnn', inputShape: [16, 16, 3], numClasses: K, seed: 4 });
+    const hidden = tf.variable(tf.scalar(2), false);
+    const reads: Stage1Method = { ...ce, name: 'hidden', traceable: true, loss: (n, a, _b, pass, info) => {
+      const l = ce.loss(n, a, null, pass, info).total;
+      return { total: tf.mul(l, hidden), terms: {} };
+    } };
+    const runner = new CompiledStep();
+    const opt = new SgdMomentum(0.9, 0);
+    const a = batch(4, 16, 1);
+    const before = tf.memory().numTensors;
+    // its value still in JavaScript (uploaded inside the traced region) and then already uploaded
+    for (let s = 0; s < 2; s++) expect(() => runner.step(net, reads, opt, net.store.list(), a, null, { epoch: 0, step: s, rng: new Rng(1) }, 0.01)).toThrow(/reads variable\(s\) .*, not among the step's variables/);
+    expect(tf.memory().numTensors).toBe(before);
+    hidden.dispose();
+  }, 60_000);
+
   it('names the methods it cannot compile and why', () => {
     expect(notCompilable(ce)).toBeNull();
-    expect(notCompilable({ ...ce, name: 'mixup' })).toMatch(/mixup: its loss draws per-step values in JavaScript/);
+    expect(notCompilable(scaled)).toBeNull();
+    expect(notCompilable({ ...ce, name: 'noisy' })).toBe('method noisy: not declared traceable (its loss may draw per-step values in JavaScript or change with the epoch, which a traced graph would freeze)');
   });
 
   it('engine selection: compiled where it can run, eager with one line saying why where not', () => {
@@ -120,12 +160,15 @@ describe('compiled training step', () => {
     expect(stepEngineFor(ceRun, { engine: 'compiled', log })).toBe(stepEngineFor(ceRun, { engine: 'eager' })); // one per run
     releaseStepEngine(ceRun);
     expect(lines).toEqual([]);
-    const mixup = { ...ce, name: 'mixup' };
+    const mixup = { ...ce, name: 'noisy' };
     expect(stepEngineFor(mixup, { engine: 'compiled', log }).name).toBe('eager');
     const recomputed = { ...ce };
     expect(stepEngineFor(recomputed, { engine: 'compiled', recompute: true, log }).name).toBe('eager');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^engine compiled: unavailable for method mixup: its loss draws .*; running the eager step$/);
+    expect(lines[0]).toMatch(/^engine compiled: unavailable for method noisy: not declared traceable .*; running the eager step$/);
+    const traceable = { ...scaled };
+    expect(stepEngineFor(traceable, { engine: 'compiled', log }).name).toBe('compiled');
+    releaseStepEngine(traceable);
     expect(lines[1]).toMatch(/^engine compiled: unavailable for recompute/);
     expect(stepEngineFor({ ...ce }, { engine: 'eager', log }).name).toBe('eager');
     expect(() => stepEngineFor({ ...ce }, { engine: 'jit' })).toThrow('engine: got "jit", expected one of eager, compiled');

@@ -2,6 +2,11 @@ import { ATTR, type Attr, type NodeSpec, tensorAttr } from './proto';
 import type { Trace } from './trace';
 
 const DT_FLOAT = 1;
+/**
+ * Type attributes tfjs-node leaves to eager execution to infer from the inputs (it sends ExpandDims
+ * and Where with none), which a graph must state: attribute -> the input whose type it is.
+ */
+const INFERRED: Record<string, [string, number][]> = { ExpandDims: [['T', 0], ['Tdim', 1]], Where: [['T', 0]] };
 const typeAttr = (name: string, dtype: number): Attr => ({ name, type: ATTR.TYPE, value: dtype });
 
 /**
@@ -12,6 +17,8 @@ const typeAttr = (name: string, dtype: number): Attr => ({ name, type: ATTR.TYPE
 export class GraphBuilder {
   readonly nodes: NodeSpec[] = [];
   private readonly refs = new Map<number, string>();
+  /** TF_DataType of each traced tensor id */
+  private readonly types = new Map<number, number>();
   /** placeholders in feed order: the binding tensor id each was traced from */
   readonly feeds: { name: string; tracedId: number }[] = [];
   readonly fetches: string[] = [];
@@ -39,9 +46,17 @@ export class GraphBuilder {
         if (!r) throw new Error(`compiled step: ${op.op} reads tensor ${i}, which the trace never made`);
         return r;
       });
-      this.nodes.push({ name, op: op.op, inputs, attrs: op.attrs });
-      op.outputs.forEach((o, k) => this.refs.set(o, `${name}:${k}`));
+      this.nodes.push({ name, op: op.op, inputs, attrs: this.withInferred(op.op, op.attrs, op.inputs) });
+      op.outputs.forEach((o, k) => {
+        this.refs.set(o, `${name}:${k}`);
+        this.types.set(o, op.outputTypes[k]);
+      });
     }
+  }
+
+  private withInferred(op: string, attrs: Attr[], inputs: number[]): Attr[] {
+    const missing = (INFERRED[op] ?? []).filter(([name]) => !attrs.some((a) => a.name === name));
+    return [...attrs, ...missing.map(([name, i]) => typeAttr(name, this.types.get(inputs[i]) ?? -1))];
   }
 
   private placeholder(id: number): void {
@@ -56,6 +71,7 @@ export class GraphBuilder {
     this.nodes.push({ name, op: 'Placeholder', inputs: [], attrs: [typeAttr('dtype', dtype), { name: 'shape', type: ATTR.SHAPE, value: shape }] });
     this.feeds.push({ name, tracedId: id });
     this.refs.set(id, `${name}:0`);
+    this.types.set(id, dtype);
     return `${name}:0`;
   }
 
@@ -68,6 +84,7 @@ export class GraphBuilder {
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     this.nodes.push({ name, op: 'Const', inputs: [], attrs: [typeAttr('dtype', dtype)], rawAttrs: [{ name: 'value', value: tensorAttr(dtype, shape, bytes) }] });
     this.refs.set(id, `${name}:0`);
+    this.types.set(id, dtype);
   }
 
   /** A float32 scalar constant (the optimizer's factors, as tf.scalar makes them eagerly). */

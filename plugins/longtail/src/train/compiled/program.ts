@@ -7,7 +7,7 @@ import { graphDef, savedModel } from './proto';
 import { nodeBackend, tensorId } from './trace';
 
 /** What one fetched output of a program is, for the caller to route it. */
-export type OutputRole = { kind: 'loss' } | { kind: 'term'; key: string } | { kind: 'var' | 'slot' | 'grad'; key: string };
+export type OutputRole = { kind: 'loss' } | { kind: 'term'; key: string } | { kind: 'var' | 'slot' | 'grad' | 'after'; key: string };
 
 interface SessionBinding {
   loadSavedModel(dir: string, tags: string): number;

@@ -1,12 +1,11 @@
-import { commitUpdates, discardUpdates } from '../../models/layers';
 import type { Network } from '../../models/network';
 import type { SgdMomentum } from '../../models/sgd';
 import type { NamedVariable } from '../../models/store';
 import { tfx, type Tensor, type Variable } from '../../models/tf';
 import type { DeviceBatch, Stage1Method, StepInfo } from '../method';
-import { stage1Step, type StepOutcome } from '../step';
+import { finishStep, stage1Step, type StepOutcome } from '../step';
 import { bf16Program, type Precision } from './bf16';
-import { buildProgram, feedTensors, notCompilable, signatureOf, slotsOf, traceForwardBackward, type Ctx, type Traced } from './build';
+import { abandonTrace, buildProgram, feedTensors, notCompilable, signatureOf, slotsOf, traceForwardBackward, type Ctx } from './build';
 import { worstDifference, type Mismatch } from './compare';
 import type { OutputRole, Program } from './program';
 import { tensorId } from './trace';
@@ -49,13 +48,16 @@ interface Candidate {
   program: Program;
   outs: Out[];
   grads: Mismatch | null;
+  after: Mismatch | null;
 }
 
 /**
- * stage1Step as one libtensorflow graph per batch shape: the first step with momentum buffers in
- * place is run eagerly while its ops are traced (so it is a real step), the graph built from the
- * trace plus SGD's arithmetic is loaded, checked against that eager step, and run for every later
- * step of the same shapes. A new shape (the last, smaller batch) traces again.
+ * stage1Step as one libtensorflow graph per signature (batch shapes, the method's phase, the
+ * variables): the step is run eagerly while its ops are traced (so it is a real step), the graph
+ * built from the trace plus SGD's arithmetic is loaded, checked against that eager step, and run
+ * for every later step of the same signature. A new one (the last, smaller batch; ICCL's ICC term
+ * switched on) traces again. The method's drawStep values are inputs of the graph, drawn anew each
+ * step; its afterStep runs in JavaScript after each step, on the `after` tensors the graph returns.
  */
 export class CompiledStep {
   private program: Program | null = null;
@@ -83,23 +85,31 @@ export class CompiledStep {
   }
 
   step(net: Network, method: Stage1Method, opt: SgdMomentum, vars: NamedVariable[], a: DeviceBatch, b: DeviceBatch | null, info: StepInfo, lr: number): StepOutcome {
-    const c: Ctx = { net, method, opt, vars, a, b, info, lr };
     if (!this.fallback && notCompilable(method)) this.fallBack(`${notCompilable(method)}: running eagerly`);
-    const trained = vars.filter((v) => v.role !== 'state');
-    const slots = slotsOf(opt);
-    // The first step makes the momentum buffers (PyTorch starts them at the first gradient).
-    const unbuffered = opt.momentum > 0 && trained.some((v) => v.variable.trainable && !slots.has(v.name));
-    if (this.fallback || unbuffered) return stage1Step(net, method, opt, vars, a, b, info, lr);
-    const sig = signatureOf(c);
-    if (!this.program || sig !== this.sig) return this.retrace(c, trained, slots, sig);
-    return this.runProgram(c, slots);
+    if (this.fallback) return stage1Step(net, method, opt, vars, a, b, info, lr);
+    const c: Ctx = { net, method, opt, vars, a, b, info, lr, draws: method.drawStep?.(a, b, info) };
+    try {
+      const trained = vars.filter((v) => v.role !== 'state');
+      const slots = slotsOf(opt);
+      const sig = signatureOf(c, slots);
+      if (!this.program || sig !== this.sig) return this.retrace(c, trained, slots, sig);
+      return this.runProgram(c, slots);
+    } finally {
+      tfx().dispose(Object.values(c.draws ?? {}));
+    }
   }
 
-  /** The compiled gradients at the current weights (tests): needs a program for these shapes. */
+  /** The compiled gradients at the current weights (tests): needs a program for this signature; draws c.draws when not given. */
   gradients(c: Ctx): Map<string, Tensor> {
-    if (!this.program || signatureOf(c) !== this.sig) throw new Error('compiled step: no program for these shapes yet');
-    const outs = this.runWith(this.program, c, slotsOf(c.opt), (r) => r.kind === 'grad');
-    return new Map(outs.map((o) => [(o.role as { key: string }).key, o.tensor]));
+    const draws = c.draws ?? c.method.drawStep?.(c.a, c.b, c.info);
+    try {
+      const cd = { ...c, draws };
+      if (!this.program || signatureOf(cd, slotsOf(c.opt)) !== this.sig) throw new Error('compiled step: no program for these shapes yet');
+      const outs = this.runWith(this.program, cd, slotsOf(c.opt), (r) => r.kind === 'grad');
+      return new Map(outs.map((o) => [(o.role as { key: string }).key, o.tensor]));
+    } finally {
+      if (!c.draws) tfx().dispose(Object.values(draws ?? {}));
+    }
   }
 
   dispose(): void {
@@ -121,15 +131,18 @@ export class CompiledStep {
   private runProgram(c: Ctx, slots: Map<string, Variable>): StepOutcome {
     const outs = this.runWith(this.program!, c, slots, (r) => r.kind !== 'grad');
     const { loss, terms, finite } = readLoss(outs);
-    if (finite) {
-      const byName = new Map(c.vars.map((v) => [v.name, v.variable]));
-      for (const o of outs) {
-        if (o.role.kind === 'var') byName.get(o.role.key)!.assign(o.tensor);
-        else if (o.role.kind === 'slot') slots.get(o.role.key)!.assign(o.tensor);
+    try {
+      if (finite) {
+        const byName = new Map(c.vars.map((v) => [v.name, v.variable]));
+        for (const o of outs) {
+          if (o.role.kind === 'var') byName.get(o.role.key)!.assign(o.tensor);
+          else if (o.role.kind === 'slot') slots.get(o.role.key)!.assign(o.tensor);
+        }
+        c.method.afterStep?.(c.info, Object.fromEntries(byKey(outs, 'after')));
       }
+    } finally {
+      tfx().dispose(outs.map((o) => o.tensor));
     }
-    tfx().dispose(outs.map((o) => o.tensor));
-    if (finite) c.method.afterStep?.(c.info);
     return { loss, terms, finite };
   }
 
@@ -139,27 +152,32 @@ export class CompiledStep {
     const inputIds = new Map<number, string>();
     for (const [k, t] of feeds) if (!inputIds.has(tensorId(t))) inputIds.set(tensorId(t), k);
     const t = traceForwardBackward(c, trained, inputIds);
+    // The first step with a gradient for a variable makes its momentum buffer (PyTorch starts it at
+    // the first gradient): that traced step is finished as the eager step it is, without a program.
+    if (c.opt.momentum && trained.some((v) => t.grads[v.variable.name] && !slots.has(v.name))) return finishStep(c.method, c.opt, trained, t.pass, t, c.info, c.lr);
     this.traces++;
     const eagerGrads = new Map(trained.filter((v) => t.grads[v.variable.name]).map((v) => [v.name, t.grads[v.variable.name]]));
+    const eagerAfter = new Map(Object.entries(t.after));
     const cands: Candidate[] = [];
     try {
       const fp32 = buildProgram(c, t, trained, inputIds, feeds);
-      cands.push({ precision: 'fp32', program: fp32, outs: [], grads: null });
+      cands.push({ precision: 'fp32', program: fp32, outs: [], grads: null, after: null });
       // bf16 is built from the float32 graph of the same trace, after it (see BF16_CHECK_TOLERANCE).
-      if (this.o.precision === 'bf16' && !this.bf16Off) cands.push({ precision: 'bf16', program: bf16Program(t.builder, fp32), outs: [], grads: null });
+      if (this.o.precision === 'bf16' && !this.bf16Off) cands.push({ precision: 'bf16', program: bf16Program(t.builder, fp32), outs: [], grads: null, after: null });
       if (this.o.check !== false) {
         for (const k of cands) {
           k.outs = this.runWith(k.program, c, slots, () => true);
           k.grads = worstDifference(byKey(k.outs, 'grad'), eagerGrads);
+          k.after = worstDifference(byKey(k.outs, 'after'), eagerAfter);
         }
       }
     } catch (e) {
       for (const k of cands) k.program.dispose();
       tfx().dispose(cands.flatMap((k) => k.outs.map((o) => o.tensor)));
-      abandon(t);
+      abandonTrace(t);
       throw e;
     }
-    const outcome = finishEager(c, t, trained);
+    const outcome = finishStep(c.method, c.opt, trained, t.pass, t, c.info, c.lr);
     this.program = outcome.finite ? this.choose(cands, c, outcome) : null;
     this.sig = sig;
     for (const k of cands) if (k.program !== this.program) k.program.dispose();
@@ -206,6 +224,7 @@ export class CompiledStep {
     return {
       loss: { key: 'loss', relative: lossDiff, count: 1 },
       grad: k.grads!,
+      after: k.after!,
       var: worstDifference(byKey(k.outs, 'var'), varsWant),
       slot: worstDifference(byKey(k.outs, 'slot'), slotsWant),
     };
@@ -244,29 +263,4 @@ function readLoss(outs: { role: OutputRole; tensor: Tensor }[]): { loss: number;
     else if (o.role.kind === 'term') terms[o.role.key] = o.tensor.dataSync()[0];
   }
   return { loss, terms, finite: Number.isFinite(loss) && Object.values(terms).every(Number.isFinite) };
-}
-
-function abandon(t: Traced): void {
-  discardUpdates(t.pass);
-  tfx().dispose([t.value, ...Object.values(t.kept), ...Object.values(t.grads)]);
-}
-
-/** The rest of stage1Step after its gradients (step.ts), unchanged: read, check, update, hook. */
-function finishEager(c: Ctx, t: Traced, trained: NamedVariable[]): StepOutcome {
-  const tf = tfx();
-  const loss = t.value.dataSync()[0];
-  const terms: Record<string, number> = {};
-  for (const [k, v] of Object.entries(t.kept)) terms[k] = v.dataSync()[0];
-  tf.dispose([t.value, ...Object.values(t.kept)]);
-  const finite = Number.isFinite(loss) && Object.values(terms).every(Number.isFinite);
-  if (!finite) {
-    tf.dispose(Object.values(t.grads));
-    discardUpdates(t.pass);
-    return { loss, terms, finite };
-  }
-  c.opt.apply(trained, t.grads, c.lr);
-  commitUpdates(t.pass);
-  tf.dispose(Object.values(t.grads));
-  c.method.afterStep?.(c.info);
-  return { loss, terms, finite };
 }

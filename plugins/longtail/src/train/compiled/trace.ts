@@ -7,6 +7,8 @@ export interface TracedOp {
   attrs: Attr[];
   inputs: number[];
   outputs: number[];
+  /** TF_DataType of each output */
+  outputTypes: number[];
 }
 
 /** A tensor uploaded from JavaScript during the traced region (a constant of the step). */
@@ -25,6 +27,8 @@ export interface Trace {
   captured: Map<number, ArrayBufferView>;
   /** values read back to JavaScript inside the region (a data-dependent step cannot be compiled) */
   reads: number;
+  /** names of variables the region read without their being declared inputs (they would be frozen) */
+  frozenVariables: string[];
 }
 
 interface Binding {
@@ -50,26 +54,33 @@ export function tensorId(t: Tensor): number {
   return nodeBackend().getInputTensorIds([t])[0];
 }
 
+function isVariable(t: Tensor): t is Tensor & { name: string } {
+  return typeof (t as { assign?: unknown }).assign === 'function' && 'trainable' in t;
+}
+
 function copyAttrs(attrs: Attr[]): Attr[] {
   return attrs.map((a) => ({ name: a.name, type: a.type, value: Array.isArray(a.value) ? [...a.value] : a.value }));
 }
 
 /**
- * Runs `f` eagerly (`declared`: the ids of its inputs, the rest made before it are its constants) (its results are real) while recording every op it sends to libtensorflow.
+ * Runs `f` eagerly (its results are real) while recording every op it sends to libtensorflow.
+ * `declared`: the ids of its inputs; the other tensors made before it are its constants. `readable`:
+ * inputs whose reads are not counted (a method's draws, which tfjs-node's GatherV2 reads to check
+ * the indices' bounds: values the method made in JavaScript, so its ops cannot depend on the read).
  * The binding object's methods cannot be replaced (N-API properties are read-only), so the backend
  * gets a recording stand-in for the duration and its own binding back afterwards.
  */
-export function traceOps<T>(f: () => T, declared: Set<number>): { result: T; trace: Trace } {
+export function traceOps<T>(f: () => T, declared: Set<number>, readable: Set<number> = new Set()): { result: T; trace: Trace } {
   const backend = nodeBackend();
   const orig = backend.binding;
-  const trace: Trace = { ops: [], consts: new Map(), externals: new Map(), captured: new Map(), reads: 0 };
+  const trace: Trace = { ops: [], consts: new Map(), externals: new Map(), captured: new Map(), reads: 0, frozenVariables: [] };
   const made = new Set<number>();
   // Inherited read-only properties cannot be assigned over, only defined (Object.create's second argument).
   const own: Partial<Binding> = {};
   own.executeOp = (name, attrs, ids, n) => {
     for (const id of ids) if (!made.has(id) && !trace.externals.has(id)) trace.externals.set(id, { shape: [], dtype: -1 });
     const out = orig.executeOp(name, attrs, ids, n);
-    trace.ops.push({ op: name, attrs: copyAttrs(attrs), inputs: [...ids], outputs: out.map((o) => o.id) });
+    trace.ops.push({ op: name, attrs: copyAttrs(attrs), inputs: [...ids], outputs: out.map((o) => o.id), outputTypes: out.map((o) => o.dtype) });
     for (const o of out) made.add(o.id);
     return out;
   };
@@ -81,7 +92,7 @@ export function traceOps<T>(f: () => T, declared: Set<number>): { result: T; tra
     return id;
   };
   own.tensorDataSync = (id) => {
-    trace.reads++;
+    if (!readable.has(id)) trace.reads++;
     return orig.tensorDataSync(id);
   };
   const rec = Object.create(orig, Object.fromEntries(Object.entries(own).map(([k, value]) => [k, { value }]))) as Binding;
@@ -90,6 +101,8 @@ export function traceOps<T>(f: () => T, declared: Set<number>): { result: T; tra
   backend.getInputTensorIds = (ts: Tensor[]) => {
     const ids = Object.getPrototypeOf(backend).getInputTensorIds.call(backend, ts) as number[];
     ts.forEach((t, i) => {
+      // A variable that is no input would be frozen, whether uploaded before the region or in it.
+      if (isVariable(t) && !declared.has(ids[i]) && !trace.frozenVariables.includes(t.name)) trace.frozenVariables.push(t.name);
       if (!made.has(ids[i])) {
         const info = backend.tensorMap.get(t.dataId);
         trace.externals.set(ids[i], { shape: [...t.shape], dtype: info.dtype });
