@@ -4,8 +4,8 @@
  *     JPEG q90 at 320 for comparison);
  *  2. loader throughput: augmented 224 training batches (random-resized-crop + flip + normalise, batch 64,
  *     the instance sampler, prefetch 2) through makeLoader with 1 and 2 decode workers (native TensorFlow
- *     JPEG path in the workers, one TensorFlow thread each), images per wall second and per CPU-second of
- *     the whole process (main thread + workers);
+ *     JPEG decode in the workers, one TensorFlow thread each; raw records need none), images per wall
+ *     second and per CPU-second of the whole process (main thread + workers);
  *  3. (--accuracy) the accuracy effect: the same short cross-entropy run (small-cnn width 16 at 224, same
  *     seeds for init, sampling and augmentation) from the originals and from the JPEG store.
  * Data: an image folder of 800x600 JPEGs (the iNaturalist size, longer side 800) made from the shared
@@ -15,6 +15,7 @@
  *
  * Writes bench/results/prepared-store.md.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,11 +26,26 @@ process.env.TF_NUM_INTEROP_THREADS ??= '1';
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
 const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  process.stdout.write('npx tsx bench/data/prepared-store.ts [--per-class 100] [--epochs 2] [--accuracy] [--train-epochs 4] [--fixtures-only]\n');
+  process.exit(0);
+}
 const opt = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt);
 const root = resolve(__dirname, '../..');
 const perClass = Number(opt('--per-class', '100'));
 const epochs = Number(opt('--epochs', '2'));
 const load = () => loadavg()[0].toFixed(1);
+
+/** The commit the measured code is at, and whether the code this bench runs differs from it. */
+function codeVersion(): string {
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
+  try {
+    const dirty = git('status', '--porcelain', '--', 'plugins/longtail/src', 'plugins/tf-backend/src', 'bench/data');
+    return `code at commit ${git('rev-parse', '--short=10', 'HEAD')}${dirty ? ` with uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : ' (no uncommitted changes in the code it runs)'}`;
+  } catch {
+    return 'code version unknown (no git)';
+  }
+}
 
 /** dir/{train,test}/<class>/<k>.jpg at W x H from the shared CIFAR-10 (idempotent). */
 async function makeFolder(dir: string, W: number, H: number): Promise<void> {
@@ -143,6 +159,7 @@ async function shortRun(data: import('../../plugins/longtail/src/data').DataSpli
   const dataDir = join(root, 'bench/out/store-800x600');
   const cacheDir = join(root, 'bench/out/store-cache');
   const loads = [load()];
+  const version = codeVersion();
   await makeFolder(dataDir, 800, 600);
   if (args.includes('--fixtures-only')) return;
   const spec = { kind: 'image-folder' as const, dataDir, cacheDir };
@@ -190,7 +207,7 @@ async function shortRun(data: import('../../plugins/longtail/src/data').DataSpli
     `## The prepared store vs the 800x600 originals (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
     '',
     `\`npx tsx bench/data/prepared-store.ts${args.length ? ' ' + args.join(' ') : ''}\`: an image folder of ${orig.train.size} train + ${orig.test.size} test JPEGs, 800x600 (shared CIFAR-10 upscaled with Lanczos-3, q90, ${(origBytes / 1024).toFixed(0)} KiB each).`,
-    `CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores; 1-minute load average ${loads.join(' / ')} (start / after the throughput rows), and per row.`,
+    `CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores; 1-minute load average ${loads.join(' / ')} (start / after the throughput rows), and per row; ${version}.`,
     '',
     '### Preparation (2 images at a time) and size per image',
     '',

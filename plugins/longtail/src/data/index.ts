@@ -6,6 +6,7 @@ export * from './longtail-profile';
 export * from './validation';
 export * from './normalization';
 export * from './transforms';
+export { decodeRawRgb } from './raw-transform';
 export { MemoryDataset } from './memory-dataset';
 export { FileDataset } from './file-dataset';
 export { syntheticDataset, syntheticClassNames, renderSynthetic, type SyntheticOptions } from './synthetic';

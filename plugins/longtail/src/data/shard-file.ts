@@ -110,9 +110,15 @@ export async function verifyShardPayloads(path: string, t: ShardTable, rebuild: 
   }
 }
 
-/** Positioned reads of records with one descriptor per shard, kept open (a worker reads many records of one shard). */
+/**
+ * Positioned reads of records with one descriptor per shard, kept open (a worker reads many records of one
+ * shard), into buffers that are reused: a record's buffer goes back to the free list once its user is done
+ * with it (a raw 256 px record is 200-270 kB: a fresh one per image was a page-faulted allocation, then
+ * garbage). Buffers in use at once = records read concurrently (a decode job's items).
+ */
 export class ShardReader {
   private readonly fds = new Map<number, Promise<number>>();
+  private readonly free: Buffer[] = [];
   constructor(
     private readonly files: string[],
     private readonly rebuild: string,
@@ -128,14 +134,28 @@ export class ShardReader {
     return p;
   }
 
-  /** The payload of record `k` of `shard` at (offset, length), checked against its CRC. */
-  async read(shard: number, k: number, offset: number, length: number, crc: number): Promise<Buffer> {
+  /** A free buffer of at least `length` bytes (a too small one is dropped: the list converges to the largest records). */
+  private take(length: number): Buffer {
+    const b = this.free.pop();
+    return b && b.length >= length ? b : Buffer.allocUnsafeSlow(Math.max(length, Math.ceil(length * 1.25)));
+  }
+
+  /**
+   * `use(payload)` on record `k` of `shard` at (offset, length), checked against its CRC first. The
+   * payload is a view of a reused buffer: valid until `use`'s promise settles, not after.
+   */
+  async withRecord<T>(shard: number, k: number, offset: number, length: number, crc: number, use: (payload: Buffer) => T | Promise<T>): Promise<T> {
     const fd = await this.fd(shard);
-    const b = Buffer.allocUnsafe(length);
-    const got = await new Promise<number>((res, rej) => read(fd, b, 0, length, offset, (e, n) => (e ? rej(e) : res(n))));
-    if (got !== length) throw bad(this.files[shard], `record ${k}: ${got} of ${length} bytes, truncated`, this.rebuild);
-    if (crc32(b) !== crc) throw bad(this.files[shard], `record ${k} checksum mismatch`, this.rebuild);
-    return b;
+    const buf = this.take(length);
+    try {
+      const b = buf.subarray(0, length);
+      const got = await new Promise<number>((res, rej) => read(fd, b, 0, length, offset, (e, n) => (e ? rej(e) : res(n))));
+      if (got !== length) throw bad(this.files[shard], `record ${k}: ${got} of ${length} bytes, truncated`, this.rebuild);
+      if (crc32(b) !== crc) throw bad(this.files[shard], `record ${k} checksum mismatch`, this.rebuild);
+      return await use(b);
+    } finally {
+      this.free.push(buf);
+    }
   }
 
   close(): void {

@@ -5,7 +5,8 @@ import { ImageDecodeError } from './errors';
 import { FileDataset } from './file-dataset';
 import { DEFAULT_STORE_PARAMS, findStore, rebuildHint, type StoreManifest, type StoreParams } from './prepared-store';
 import { readShardTable, ROW, ShardReader } from './shard-file';
-import { decodeBuffer, decodeRawRgb } from './transforms';
+import { decodeRawRgb } from './raw-transform';
+import { decodeBuffer } from './transforms';
 import type { DataSplit, DatasetSpec, ImageDataset, TransformOptions, WorkerRecipe } from './types';
 
 /** Per item: shard, record in the shard, offset, length, width, height, crc. */
@@ -20,8 +21,9 @@ export function storeItemLoader(r: StoreRecipe): (i: number, rng: () => number, 
     const [s, k, off, len, w, h, crc] = r.rows.subarray(i * ITEM_ROW, (i + 1) * ITEM_ROW);
     const name = `${r.shards[s]} record ${k}`;
     if (!len) throw new ImageDecodeError(name, 'the original could not be decoded when the store was prepared');
-    const buf = await reader.read(s, k, off, len, crc);
-    return r.format === 'raw' ? decodeRawRgb(buf, w, h, name, r.transform, rng, train) : decodeBuffer(buf, name, r.transform, rng, train, out);
+    return reader.withRecord(s, k, off, len, crc, (buf) =>
+      r.format === 'raw' ? decodeRawRgb(buf, w, h, name, r.transform, rng, train, out) : decodeBuffer(buf, name, r.transform, rng, train, out),
+    );
   };
 }
 

@@ -1,5 +1,5 @@
-import { loadedTf } from '@iccl/tf-backend';
 import type { JpegHeader } from './jpeg-header';
+import { nativeImageOpsSwitchedOff, nativeResizer, resizePlan, type Attr, type Binding, type CropBox, type ResizePlan, type TfResizer } from './tf-resize';
 
 // Module-local binding: the global `Math` is slow to look up inside jest's VM context (per-pixel loops).
 const Math = globalThis.Math;
@@ -12,40 +12,7 @@ const Math = globalThis.Math;
  * Pillow's antialiased bilinear resize (what torchvision's RandomResizedCrop / Resize run on PIL images).
  */
 
-/** The parts of tfjs-node's native binding used here. */
-interface Binding {
-  createTensor(shape: number[], dtype: number, values: unknown): number;
-  deleteTensor(id: number): void;
-  tensorDataSync(id: number): Float32Array | Int32Array | Uint8Array;
-  executeOp(
-    name: string,
-    attrs: Attr[],
-    inputs: number[],
-    numOutputs: number,
-  ): { id: number; shape: number[]; dtype: number }[];
-  TF_FLOAT: number;
-  TF_INT32: number;
-  TF_STRING: number;
-  TF_UINT8: number;
-  TF_ATTR_STRING: number;
-  TF_ATTR_INT: number;
-  TF_ATTR_FLOAT: number;
-  TF_ATTR_BOOL: number;
-  TF_ATTR_TYPE: number;
-}
-interface Attr {
-  name: string;
-  type: number;
-  value: unknown;
-}
-
-/** A box on the displayed (EXIF-oriented) image, in pixels; may be fractional. */
-export interface CropBox {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
+export type { CropBox } from './tf-resize';
 
 /** JPEG DCT scale (1, 2, 4 or 8): the largest that still leaves the box at least `size` on its shorter side. */
 export function dctRatio(boxWidth: number, boxHeight: number, size: number): number {
@@ -186,26 +153,15 @@ export function nativeJpegSupports(h: JpegHeader): boolean {
 export class TfJpegDecoder {
   private readonly decodeAttrs = new Map<number, Attr[]>();
   private readonly expandAttrs: Attr[];
-  private readonly resizeAttrs: Attr[];
-  private readonly bilinearAttrs: Attr[];
-  /** constant tensors, made once: the ExpandDims axis and the output sizes seen */
+  private readonly b: Binding;
+  /** the ExpandDims axis, made once */
   private readonly axis0: number;
-  private readonly sizes = new Map<number, number>();
 
-  constructor(private readonly b: Binding) {
+  constructor(private readonly resizer: TfResizer) {
+    const b = (this.b = resizer.b);
     this.expandAttrs = [
       { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_UINT8 },
       { name: 'Tdim', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
-    ];
-    this.resizeAttrs = [
-      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_UINT8 },
-      { name: 'kernel_type', type: b.TF_ATTR_STRING, value: 'triangle' },
-      { name: 'antialias', type: b.TF_ATTR_BOOL, value: true },
-    ];
-    this.bilinearAttrs = [
-      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_UINT8 },
-      { name: 'align_corners', type: b.TF_ATTR_BOOL, value: false },
-      { name: 'half_pixel_centers', type: b.TF_ATTR_BOOL, value: true },
     ];
     this.axis0 = b.createTensor([], b.TF_INT32, Int32Array.of(0));
   }
@@ -229,15 +185,6 @@ export class TfJpegDecoder {
     return a;
   }
 
-  private sizeTensor(size: number): number {
-    let id = this.sizes.get(size);
-    if (id === undefined) {
-      id = this.b.createTensor([2], this.b.TF_INT32, Int32Array.of(size, size));
-      this.sizes.set(size, id);
-    }
-    return id;
-  }
-
   /**
    * `box` (displayed coordinates) of the JPEG in `buf` resized to size x size, RGB floats 0..255 in the
    * STORED orientation (the caller's copy loop applies the EXIF orientation and the flip). With
@@ -245,7 +192,7 @@ export class TfJpegDecoder {
    * does (the eval path); without, the box is cut first (random-resized-crop). `antialias: false` resizes
    * with plain bilinear interpolation (2 x 2 taps, no widening of the filter when shrinking; not with
    * `context`). `ratio` forces the DCT scale (tests); by default the largest that keeps the box at least
-   * `size` on its shorter side.
+   * `size` on its shorter side. The window and the resize are tf-resize.ts's, shared with raw pixels.
    */
   cropResize(
     buf: Uint8Array,
@@ -257,71 +204,89 @@ export class TfJpegDecoder {
     antialias = true,
   ): Float32Array {
     const b = this.b;
+    const ids: number[] = [];
+    try {
+      const { img, plan } = this.decode(buf, h, box, size, context, ratio, antialias, ids);
+      const batch = b.executeOp('ExpandDims', this.expandAttrs, [img, this.axis0], 1)[0].id;
+      ids.push(batch);
+      return b.tensorDataSync(this.resizer.resizeWindow(batch, plan, size, ids)) as Float32Array;
+    } finally {
+      for (const id of ids) b.deleteTensor(id);
+    }
+  }
+
+  /**
+   * Only the decode of cropResize: the window's uint8 RGB pixels (stored orientation, w pixels wide) and
+   * the resize plan relative to the window, for resample.ts to finish (saves the float image TensorFlow
+   * would hand back, a fresh 600 kB per 224 image, and the second pass over it).
+   */
+  decodeWindow(buf: Uint8Array, h: JpegHeader, box: CropBox, size: number, context: boolean, ratio?: number, antialias = true): { px: Uint8Array; w: number; plan: ResizePlan } {
+    const ids: number[] = [];
+    try {
+      const { img, plan: p } = this.decode(buf, h, box, size, context, ratio, antialias, ids);
+      const w = p.x1 - p.x0;
+      const px = this.bytesOf(img, w * (p.y1 - p.y0) * 3, ids);
+      const plan = { ...p, x0: 0, y0: 0, x1: w, y1: p.y1 - p.y0, bx: p.bx - p.x0, by: p.by - p.y0 };
+      return { px, w, plan };
+    } finally {
+      for (const id of ids) this.b.deleteTensor(id);
+    }
+  }
+
+  /**
+   * The n bytes of uint8 tensor `img`: the binding hands back no uint8 data, so they come as int32 words
+   * (flattened, padded to a multiple of 4, Bitcast: no conversion of values) viewed as bytes.
+   */
+  private bytesOf(img: number, n: number, ids: number[]): Uint8Array {
+    const b = this.b;
+    const n4 = Math.ceil(n / 4);
+    const shape = (...d: number[]) => {
+      const id = b.createTensor([d.length], b.TF_INT32, Int32Array.from(d));
+      ids.push(id);
+      return id;
+    };
+    const op = (name: string, attrs: Attr[], inputs: number[]) => {
+      const id = b.executeOp(name, attrs, inputs, 1)[0].id;
+      ids.push(id);
+      return id;
+    };
+    const u8 = { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_UINT8 };
+    const i32 = (name: string) => ({ name, type: b.TF_ATTR_TYPE, value: b.TF_INT32 });
+    let flat = op('Reshape', [u8, i32('Tshape')], [img, shape(n)]);
+    if (n4 * 4 !== n) {
+      const pad = b.createTensor([1, 2], b.TF_INT32, Int32Array.of(0, n4 * 4 - n));
+      ids.push(pad);
+      flat = op('Pad', [u8, i32('Tpaddings')], [flat, pad]);
+    }
+    const words = op('Bitcast', [u8, i32('type')], [op('Reshape', [u8, i32('Tshape')], [flat, shape(n4, 4)])]);
+    const d = b.tensorDataSync(words) as Int32Array;
+    if (d.length !== n4) throw new Error(`decoded window of ${d.length * 4} bytes: expected ${n}`);
+    return new Uint8Array(d.buffer, d.byteOffset, n);
+  }
+
+  /** DecodeAndCropJpeg of the plan's window at the DCT scale; its tensors are pushed to `ids`. */
+  private decode(buf: Uint8Array, h: JpegHeader, box: CropBox, size: number, context: boolean, ratio: number | undefined, antialias: boolean, ids: number[]): { img: number; plan: ResizePlan } {
+    const b = this.b;
     const sb = storedBox(box, h.width, h.height, h.orientation);
     const r = ratio ?? dctRatio(sb.width, sb.height, size);
     // libjpeg's scaled size; scaled pixel i covers stored pixels [i*r, (i+1)*r)
     const sw = Math.ceil(h.width / r);
     const sh = Math.ceil(h.height / r);
-    const bx = sb.left / r;
-    const by = sb.top / r;
-    const bw = sb.width / r;
-    const bh = sb.height / r;
-    // Plain bilinear resizes the whole window, so the window must be the box (to half a scaled pixel when
-    // the box is not on the DCT grid). When enlarging on both axes the antialiased triangle IS bilinear
-    // (its width only grows when shrinking) and ResizeBilinear is 2.5x cheaper than ScaleAndTranslate.
-    const bilinear = !context && (!antialias || (bw <= size && bh <= size));
-    // the triangle kernel stretched by the downscale reaches bw/size scaled pixels either side
-    const mx = context ? Math.ceil(bw / size) + 1 : 0;
-    const my = context ? Math.ceil(bh / size) + 1 : 0;
-    // a tiny slack keeps float noise on integer edges from widening the window by a pixel
-    const lo = (v: number) => (bilinear ? Math.round(v) : Math.floor(v + 1e-6));
-    const hi = (v: number) => (bilinear ? Math.round(v) : Math.ceil(v - 1e-6));
-    const x0 = Math.min(sw - 1, Math.max(0, lo(bx - mx)));
-    const y0 = Math.min(sh - 1, Math.max(0, lo(by - my)));
-    const x1 = Math.min(sw, Math.max(x0 + 1, hi(bx + bw + mx)));
-    const y1 = Math.min(sh, Math.max(y0 + 1, hi(by + bh + my)));
-    const ids: number[] = [];
-    try {
-      const contents = b.createTensor([], b.TF_STRING, [buf]);
-      ids.push(contents);
-      const win = b.createTensor([4], b.TF_INT32, Int32Array.of(y0, x0, y1 - y0, x1 - x0));
-      ids.push(win);
-      const img = b.executeOp('DecodeAndCropJpeg', this.attrsFor(r), [contents, win], 1)[0].id;
-      ids.push(img);
-      const batch = b.executeOp('ExpandDims', this.expandAttrs, [img, this.axis0], 1)[0].id;
-      ids.push(batch);
-      let out: number;
-      if (bilinear) {
-        out = b.executeOp('ResizeBilinear', this.bilinearAttrs, [batch, this.sizeTensor(size)], 1)[0].id;
-      } else {
-        const sy = size / bh;
-        const sx = size / bw;
-        const scale = b.createTensor([2], b.TF_FLOAT, Float32Array.of(sy, sx));
-        ids.push(scale);
-        // output pixel centre x + 0.5 samples the window at (x + 0.5 - t) / s: t = -(box start in the window) * s
-        const shift = b.createTensor([2], b.TF_FLOAT, Float32Array.of(-(by - y0) * sy, -(bx - x0) * sx));
-        ids.push(shift);
-        out = b.executeOp(
-          'ScaleAndTranslate',
-          this.resizeAttrs,
-          [batch, this.sizeTensor(size), scale, shift],
-          1,
-        )[0].id;
-      }
-      ids.push(out);
-      return b.tensorDataSync(out) as Float32Array;
-    } finally {
-      for (const id of ids) b.deleteTensor(id);
-    }
+    const plan = resizePlan(sb.left / r, sb.top / r, sb.width / r, sb.height / r, sw, sh, size, context, antialias);
+    const contents = b.createTensor([], b.TF_STRING, [buf]);
+    ids.push(contents);
+    const win = b.createTensor([4], b.TF_INT32, Int32Array.of(plan.y0, plan.x0, plan.y1 - plan.y0, plan.x1 - plan.x0));
+    ids.push(win);
+    const img = b.executeOp('DecodeAndCropJpeg', this.attrsFor(r), [contents, win], 1)[0].id;
+    ids.push(img);
+    return { img, plan };
   }
 }
 
 const decoders = new WeakMap<object, TfJpegDecoder>();
 
 /** ICCL_JPEG_DECODER=sharp: every JPEG goes through sharp, in every thread. */
-export function nativeJpegSwitchedOff(): boolean {
-  return process.env.ICCL_JPEG_DECODER === 'sharp';
-}
+export const nativeJpegSwitchedOff = nativeImageOpsSwitchedOff;
 
 /**
  * The native decoder when native TensorFlow (tfjs-node or tfjs-node-gpu) is loaded in this thread, else
@@ -329,16 +294,12 @@ export function nativeJpegSwitchedOff(): boolean {
  * loads TensorFlow itself. ICCL_JPEG_DECODER=sharp switches it off.
  */
 export function nativeJpegDecoder(): TfJpegDecoder | null {
-  if (nativeJpegSwitchedOff()) return null;
-  const l = loadedTf();
-  if (!l || l.info.backend !== 'tensorflow') return null;
-  const backend = l.tf.backend() as unknown as { binding?: Binding };
-  const binding = backend.binding;
-  if (!binding || typeof binding.executeOp !== 'function') return null;
-  let d = decoders.get(binding);
+  const r = nativeResizer();
+  if (!r) return null;
+  let d = decoders.get(r);
   if (!d) {
-    d = new TfJpegDecoder(binding);
-    decoders.set(binding, d);
+    d = new TfJpegDecoder(r);
+    decoders.set(r, d);
   }
   return d;
 }

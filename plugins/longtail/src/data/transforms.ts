@@ -2,7 +2,9 @@ import sharp, { type Sharp } from 'sharp';
 import { readFile as readFileCb } from 'node:fs';
 import { ImageDecodeError } from './errors';
 import { orientedSize, readJpegHeader, type JpegHeader } from './jpeg-header';
+import { resampleRgb } from './resample';
 import { nativeJpegDecoder, nativeJpegSupports, orientFlipAffine } from './tf-jpeg';
+import type { ResizePlan } from './tf-resize';
 import type { Normalization, TransformOptions } from './types';
 import { NORMALIZATION } from './normalization';
 
@@ -233,7 +235,7 @@ export function cropResize(img: Sharp, W: number, H: number, box: Box, size: num
  * 224 of the image resized to shorter side `evalResize`, as a box on the source (so resize-then-cut can be
  * one filter pass over the box with its surroundings).
  */
-interface Geometry {
+export interface Geometry {
   box: Box;
   flip: boolean;
   /** eval: the filter reads around the box (resize of the whole image, then cut) */
@@ -242,7 +244,7 @@ interface Geometry {
   resized?: [number, number];
 }
 
-function imagenetGeometry(W: number, H: number, t: TransformOptions, rng: () => number, train: boolean): Geometry {
+export function imagenetGeometry(W: number, H: number, t: TransformOptions, rng: () => number, train: boolean): Geometry {
   const size = t.size;
   if (train) {
     const box = randomResizedCropBox(W, H, t.scale, t.ratio, rng);
@@ -254,29 +256,48 @@ function imagenetGeometry(W: number, H: number, t: TransformOptions, rng: () => 
   return { box: { left, top, width: size, height: size }, flip: false, context: true, resized: [w, h] };
 }
 
+/** The geometry's box on the W x H source (eval: the centre cut of the resized image; may be fractional). */
+export function sourceBox(g: Geometry, W: number, H: number, size: number): Box {
+  if (!g.resized) return g.box;
+  const [w, h] = g.resized;
+  return { left: (g.box.left * W) / w, top: (g.box.top * H) / h, width: (size * W) / w, height: (size * H) / h };
+}
+
 /**
- * The native TensorFlow path (tf-jpeg.ts): one decode of the crop window and one resize in libtensorflow,
- * then orientation, flip and normalisation in one copy loop. Null when it does not apply (not loaded in
+ * The native TensorFlow path (tf-jpeg.ts): one decode of the crop window in libtensorflow, then the
+ * resize, orientation, flip and normalisation (resample.ts, or libtensorflow's resize and one copy loop
+ * for an EXIF-rotated file). Null when it does not apply (not loaded in
  * this thread, not an imagenet-style transform, a JPEG it does not take) or when TensorFlow refuses the
  * file (the sharp path then decides, and reports a broken file with its own message).
  */
 function decodeNative(buf: Buffer, jpeg: JpegHeader, W: number, H: number, g: Geometry, t: TransformOptions, rng: () => number, train: boolean, out?: Float32Array): Float32Array | null {
   const dec = nativeJpegDecoder();
   if (!dec || !nativeJpegSupports(jpeg)) return null;
-  const size = t.size;
-  // eval: the centre cut of the resized image, as a box of the source image
-  const box = g.resized
-    ? { left: (g.box.left * W) / g.resized[0], top: (g.box.top * H) / g.resized[1], width: (size * W) / g.resized[0], height: (size * H) / g.resized[1] }
-    : g.box;
-  let raw: Float32Array;
+  const box = sourceBox(g, W, H, t.size);
+  const antialias = t.antialias ?? true;
+  let win: ReturnType<typeof dec.decodeWindow> | undefined;
+  let raw: Float32Array | undefined;
   try {
-    raw = dec.cropResize(buf, jpeg, box, size, g.context, undefined, t.antialias ?? true);
+    // unrotated (every store record, most photos): the decoded window resized, flipped and normalised in
+    // one JavaScript pass (resample.ts); a rotated one through libtensorflow's resize and the copy loop
+    if (jpeg.orientation === 1) win = dec.decodeWindow(buf, jpeg, box, t.size, g.context, undefined, antialias);
+    else raw = dec.cropResize(buf, jpeg, box, t.size, g.context, undefined, antialias);
   } catch {
     return null;
   }
+  return win ? finishWindow(win.px, win.w, win.plan, g.flip, t, rng, train, out) : finishNative(raw!, jpeg.orientation, g.flip, t, rng, train, out);
+}
+
+/**
+ * uint8 RGB pixels (W wide, displayed orientation) through the resize `plan`, the flip, then jitter
+ * (train) and normalisation, into `out` when given: the raw store's path and the native JPEG path's.
+ */
+export function finishWindow(px: Uint8Array, W: number, plan: ResizePlan, flip: boolean, t: TransformOptions, rng: () => number, train: boolean, out?: Float32Array): Float32Array {
+  const x = out ?? new Float32Array(t.size * t.size * 3);
+  const antialias = t.antialias ?? true;
   const n = t.normalization;
   if (train && t.colorJitter > 0) {
-    const x = orientFlipAffine(raw, size, jpeg.orientation, g.flip, [1 / 255, 1 / 255, 1 / 255], [0, 0, 0]);
+    resampleRgb(px, W, plan, t.size, antialias, flip, [1 / 255, 1 / 255, 1 / 255], [0, 0, 0], x);
     colorJitterInPlace(x, t.colorJitter, rng);
     normalizeInPlace(x, n);
     return x;
@@ -284,7 +305,25 @@ function decodeNative(buf: Buffer, jpeg: JpegHeader, W: number, H: number, g: Ge
   // (v/255 - mean)/std = v * 1/(255 std) - mean/std
   const mul = n.std.map((s) => 1 / (255 * s));
   const add = n.mean.map((m, c) => -m / n.std[c]);
-  return orientFlipAffine(raw, size, jpeg.orientation, g.flip, mul, add, out);
+  return resampleRgb(px, W, plan, t.size, antialias, flip, mul, add, x);
+}
+
+/**
+ * The output of a native resize (size x size RGB floats 0..255, stored orientation): EXIF orientation,
+ * flip, then jitter (train) and normalisation, in one copy loop into `out` when given.
+ */
+export function finishNative(raw: Float32Array, orientation: number, flip: boolean, t: TransformOptions, rng: () => number, train: boolean, out?: Float32Array): Float32Array {
+  const n = t.normalization;
+  if (train && t.colorJitter > 0) {
+    const x = orientFlipAffine(raw, t.size, orientation, flip, [1 / 255, 1 / 255, 1 / 255], [0, 0, 0], out);
+    colorJitterInPlace(x, t.colorJitter, rng);
+    normalizeInPlace(x, n);
+    return x;
+  }
+  // (v/255 - mean)/std = v * 1/(255 std) - mean/std
+  const mul = n.std.map((s) => 1 / (255 * s));
+  const add = n.mean.map((m, c) => -m / n.std[c]);
+  return orientFlipAffine(raw, t.size, orientation, flip, mul, add, out);
 }
 
 /** fs.readFile with a callback: a third less CPU per small file than fs/promises' readFile on Node 20. */
@@ -358,20 +397,4 @@ export async function decodeBuffer(buf: Buffer, name: string, t: TransformOption
   } catch (e) {
     throw new ImageDecodeError(path, (e as Error).message.split('\n')[0]);
   }
-}
-
-/**
- * The imagenet-style transform of raw RGB pixels (a prepared store in raw format): the same geometry and
- * the same draws as decodeFile, resampled by libvips (no decode).
- */
-export async function decodeRawRgb(px: Buffer, W: number, H: number, name: string, t: TransformOptions, rng: () => number, train: boolean): Promise<Float32Array> {
-  if (px.length !== W * H * 3) throw new ImageDecodeError(name, `${px.length} bytes: expected ${W} x ${H} x 3`);
-  if (t.style !== 'imagenet') throw new ImageDecodeError(name, `raw pixels take the imagenet-style transform, not '${t.style}'`);
-  const g = imagenetGeometry(W, H, t, rng, train);
-  let img = sharp(px, { raw: { width: W, height: H, channels: 3 } });
-  if (train) {
-    img = cropResize(img, W, H, g.box, t.size, false);
-    if (g.flip) img = img.flop();
-  } else img = img.resize(g.resized![0], g.resized![1], { fit: 'fill', kernel: 'linear' }).extract(g.box);
-  return finish(await img.raw().toBuffer(), t, rng, train);
 }

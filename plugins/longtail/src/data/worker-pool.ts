@@ -6,9 +6,10 @@ import type { WorkerRecipe } from './types';
 
 /**
  * The device a decode worker loads TensorFlow for, so that it decodes JPEGs with libtensorflow as the main
- * thread would (tf-jpeg.ts): only for imagenet-style JPEG files or JPEG store records and when this thread runs the native CPU
- * package. With tfjs-node-gpu the workers keep sharp: a context per worker on the GPU build is untested
- * (and would initialise the GPU in every worker).
+ * thread would (tf-jpeg.ts): only for imagenet-style JPEG files or JPEG store records (raw records need no
+ * TensorFlow: raw-transform.ts) and when this thread runs the native CPU package. With tfjs-node-gpu the
+ * workers keep sharp: a context per worker on the GPU build is untested (and would initialise the GPU in
+ * every worker).
  */
 export function workerTfDevice(recipe: WorkerRecipe): string | undefined {
   if (recipe.kind === 'memory' || (recipe.kind === 'store' && recipe.format === 'raw') || recipe.transform.style !== 'imagenet' || nativeJpegSwitchedOff()) return undefined;
