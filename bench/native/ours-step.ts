@@ -8,7 +8,9 @@
 // before: the step as it was before issue 13's changes that can be switched back: tfjs's own tape
 //   walk (tf.variableGrads) and composite gradients; oneDNN off is set by the caller (environment).
 // compiled: the step as now, run as one libtensorflow graph per step (engine `compiled`, issue 23);
-//   its first two steps (momentum buffers, then the traced and checked step) count as warm-up.
+//   its first two steps (momentum buffers, then the traced and checked step) count as warm-up. For
+//   iccl: the lambdas are drawn in JavaScript and fed to the graph each step, the centroid EMA runs
+//   in JavaScript after it on the embeddings the graph returns (as the trainer runs it).
 // compiled-bf16: the same with precision bf16 (convolutions and matrix products in bfloat16,
 //   float32 weights, optimizer state, batch norm and loss).
 // recompute: the step as now, with the network recomputing each residual stage in the backward pass
