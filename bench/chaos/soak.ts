@@ -4,7 +4,7 @@
  * generator, so a run can be replayed: MLflow restarted or stalled, PostgreSQL restarted, a trial
  * process or the driver SIGKILLed (the driver then started again with the same command). Judged from
  * outside as the chaos table is, once the study has finished.
- *   npx tsx bench/chaos/soak.ts [--seed 1] [--minutes 60] [--trials 150] [--workers 2] [--epochs 30]
+ *   npx tsx bench/chaos/soak.ts [--seed 1] [--minutes 60] [--trials 320] [--workers 2] [--epochs 30]
  *       [--dry-run (print the fault schedule only)] [--out bench/results/chaos-soak.md]
  */
 import * as fs from 'node:fs';
@@ -19,7 +19,7 @@ const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : d);
 const SEED = Number(opt('--seed', '1'));
 const MINUTES = Number(opt('--minutes', '60'));
-const TRIALS = Number(opt('--trials', '150'));
+const TRIALS = Number(opt('--trials', '320'));
 const WORKERS = Number(opt('--workers', '2'));
 const EPOCHS = Number(opt('--epochs', '30'));
 const OUT = path.resolve(ROOT, opt('--out', 'bench/results/chaos-soak.md'));
