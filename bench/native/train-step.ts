@@ -77,7 +77,7 @@ interface Row {
   c: (typeof cases)[number];
   ours: Run;
   before: Run | null;
-  /** engine `compiled` (issue 23): cross-entropy rows only (ICCL's loss draws per-step values in JavaScript) */
+  /** engine `compiled` (issue 23): every row (ICCL's per-step draws are fed to the graph since 84b02c3) */
   compiled: Run | null;
   /** the same with precision bf16 (convolutions and matrix products in bfloat16) */
   bf16: Run | null;
@@ -96,7 +96,8 @@ for (const c of cases) {
   for (let r = 0; r < c.rounds; r++) {
     const jobs: (() => void)[] = [
       () => o.push(ours(c, 'now')),
-      ...(c.method === 'ce' ? [() => cp.push(ours(c, 'compiled')), () => b16.push(ours(c, 'compiled-bf16'))] : []),
+      () => cp.push(ours(c, 'compiled')),
+      ...(c.method === 'ce' ? [() => b16.push(ours(c, 'compiled-bf16'))] : []),
       ...c.policies.map((p) => () => t.push({ run: torch(c, p === 'passive'), policy: p })),
       ...(c.before ? [() => bf.push(ours(c, 'before'))] : []),
     ];
@@ -142,8 +143,8 @@ const table = [
   'the network together (2B images), projection head, ICC loss, interpolated CE, centroid EMA. Best of ' +
     `${repeat} alternating round(s) for ResNet-32, one for ResNet-50; PyTorch best of its default and OMP_WAIT_POLICY=PASSIVE runs`,
   "(both for every row). Peak RSS: each process's own maximum (PyTorch's includes ~0.5 GB of CUDA-build libraries resident after import).",
-  '"Compiled": engine `compiled` (issue 23), the same step traced once and run as one libtensorflow graph per step (cross-entropy rows);',
-  '"bf16": the compiled step with precision bf16 (convolutions and matrix products in bfloat16, float32 weights, optimizer state and loss).',
+  '"Compiled": engine `compiled` (issue 23), the same step traced once and run as one libtensorflow graph per step (ICCL: its lambdas fed each step, the centroid EMA in JavaScript);',
+  '"bf16" (cross-entropy rows): the compiled step with precision bf16 (convolutions and matrix products in bfloat16, float32 weights, optimizer state and loss).',
   '"Before": our cross-entropy step with tfjs\'s tape walk and composite gradients and oneDNN off (the switchable part of the old path).',
   '',
   '| network | batch | step | ours img/s | PyTorch img/s | ratio | compiled img/s | compiled ratio | bf16 img/s | bf16 ratio | peak RSS ours MB | peak RSS PyTorch MB | RSS ratio | compiled RSS MB | before img/s | before RSS MB | load avg (1 min) |',
@@ -155,13 +156,14 @@ const table = [
   '',
   'ICCL step / cross-entropy step (ms per step, same network and batch B):',
   '',
-  '| network | ours ICCL/CE | PyTorch ICCL/CE |',
-  '|---|---|---|',
+  '| network | ours ICCL/CE eager | ours ICCL/CE compiled | PyTorch ICCL/CE |',
+  '|---|---|---|---|',
   ...rows
     .filter((r) => r.c.method === 'iccl' && ceOf(r.c.model))
     .map((r) => {
       const ce = ceOf(r.c.model)!;
-      return `| ${r.c.model} | ${(r.ours.ms_per_step / ce.ours.ms_per_step).toFixed(2)} | ${(r.torch.ms_per_step / ce.torch.ms_per_step).toFixed(2)} |`;
+      const compiled = r.compiled && ce.compiled ? (r.compiled.ms_per_step / ce.compiled.ms_per_step).toFixed(2) : '-';
+      return `| ${r.c.model} | ${(r.ours.ms_per_step / ce.ours.ms_per_step).toFixed(2)} | ${compiled} | ${(r.torch.ms_per_step / ce.torch.ms_per_step).toFixed(2)} |`;
     }),
   '',
   'PyTorch runs by wait policy (img/s): ' + rows.map((r) => `${r.c.model} ${r.c.method}: ${r.torchAll.map((x) => `${x.policy} ${f1(x.ips)}`).join(', ')}`).join('; ') + '.',
