@@ -47,7 +47,9 @@ describe('gpu-check', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toContain('paste into an issue:');
-    expect(lines[lines.length - 1]).toMatch(/^gpu-check PASS \| cpu only \| TF 2\.\d+\.\d+ tfjs 4\.\d+\.\d+ \| resnet8 b2 [\d.]+ ms\/step \| ICCL step [\d.]+ ms \| grad rel diff 0\.0e\+0 \(tol 0\.001\)/);
+    expect(lines[lines.length - 1]).toMatch(/^gpu-check PASS \| cpu only \| TF 2\.\d+\.\d+ tfjs 4\.\d+\.\d+ \| resnet8 b2 [\d.]+ ms\/step \| ICCL step [\d.]+ ms \| XLA vs eager \d\.\de[-+]\d+ \(tol 0\.0001\) \| grad rel diff 0\.0e\+0 \(tol 0\.001\)/);
+    // the compiled engine with XLA against the eager one, on the device (here the CPU's XLA)
+    expect(lines.find((l) => l.startsWith('compiled:'))).toMatch(/^compiled: +5 ICCL steps with XLA against eager \(resnet8, 32px, batch 4\): loss differs by \S+, worst weight \S+ by \S+ \(tolerance 0\.0001\): agree; /);
   });
 
   it('finds the gradients of two CPU processes equal, and a perturbed one different', () => {

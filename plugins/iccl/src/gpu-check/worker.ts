@@ -3,13 +3,15 @@
  *   worker.ts info    --device gpu                       backend facts, as JSON on stdout
  *   worker.ts time    --device gpu [--steps 20] [--batch 64] [--model resnet50] [--side 224]
  *   worker.ts compare OUT --device cpu|gpu [--model resnet50] [--side 64] [--batch 4] [--classes 10]
- * `compare` writes the ICCL stage-1 loss and every gradient of one step on fixed inputs (no update),
+ *   worker.ts engines --device cpu|gpu [--model resnet50] [--side 64] [--batch 4] [--steps 5]
+ * `engines` runs the ICCL step eagerly and compiled with XLA from the same weights and
+ * batches and prints their largest differences and their times. `compare` writes the ICCL stage-1 loss and every gradient of one step on fixed inputs (no update),
  * for @iccl/tf-backend's compareSteps. It lives here because it needs the network and the method.
  */
 import { parseArgs } from 'node:util';
 import { backendInfo, loadTf, writeStepValues, type StepValues } from '@iccl/tf-backend';
 import { validateParams } from '@iccl/trainer-api';
-import { InitSeeds, Rng, SgdMomentum, buildNetwork, crossEntropyTrainStep, discardUpdates, stage1Step, trainingPass, type DeviceBatch, type Network } from '@iccl/longtail';
+import { CompiledStep, InitSeeds, Rng, SgdMomentum, buildNetwork, crossEntropyTrainStep, discardUpdates, stage1Step, trainingPass, type DeviceBatch, type Network } from '@iccl/longtail';
 import { IcclMethod } from '../method';
 import { ICCL_PARAMS, icclOnly } from '../params';
 
@@ -21,7 +23,7 @@ const { positionals, values: o } = parseArgs({
     side: { type: 'string' },
     batch: { type: 'string' },
     classes: { type: 'string', default: '10' },
-    steps: { type: 'string', default: '20' },
+    steps: { type: 'string' },
   },
 });
 const [task, out] = positionals;
@@ -71,7 +73,7 @@ function time(): void {
   const side = Number(o.side ?? (o.model === 'resnet50' ? 224 : 32));
   const n = Number(o.batch ?? 64);
   const classes = Number(o.classes === '10' && o.model === 'resnet50' ? 1000 : o.classes);
-  const steps = Number(o.steps);
+  const steps = Number(o.steps ?? 20);
   const net = buildNetwork({ model: o.model, inputShape: [side, side, 3], numClasses: classes, seed: 0 });
   const opt = new SgdMomentum(0.9, 1e-4);
   const a = fixedBatch(n, side, classes, 1);
@@ -91,10 +93,69 @@ function time(): void {
   process.stdout.write(JSON.stringify({ backend: describe(), model: o.model, side, batch: n, steps, ceMsPerStep: ceMs, imagesPerS: (n * 1000) / ceMs, icclStepMs: icclMs }) + '\n');
 }
 
+/** Largest |a - b| of a tensor over its largest |b|, the worst over the variables. */
+function worstWeight(a: Network, b: Network): { name: string; rel: number } {
+  let worst = { name: '-', rel: 0 };
+  const bs = new Map(b.store.list().map((v) => [v.name, v.variable.dataSync()]));
+  for (const v of a.store.list()) {
+    const x = v.variable.dataSync();
+    const y = bs.get(v.name)!;
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < x.length; i++) {
+      scale = Math.max(scale, Math.abs(y[i]));
+      diff = Math.max(diff, Math.abs(x[i] - y[i]));
+    }
+    const rel = diff / Math.max(scale, 1e-30);
+    if (!(rel <= worst.rel)) worst = { name: v.name, rel };
+  }
+  return worst;
+}
+
+function engines(): void {
+  const side = Number(o.side ?? 64);
+  const n = Number(o.batch ?? 4);
+  const classes = Number(o.classes);
+  const steps = Number(o.steps ?? 5);
+  const make = () => {
+    const net = buildNetwork({ model: o.model, inputShape: [side, side, 3], numClasses: classes, seed: 0 });
+    const method = iccl(net, n);
+    return { net, method, opt: new SgdMomentum(0.9, 1e-4), vars: [...net.store.list(), ...(method.store?.list() ?? [])] };
+  };
+  const [e, c] = [make(), make()];
+  const a = fixedBatch(n, side, classes, 1);
+  const b = fixedBatch(n, side, classes, 2);
+  // XLA on both devices: the CPU run (--device cpu) checks the same pipeline the GPU runs
+  const xla = true;
+  const traced: string[] = [];
+  const runner = new CompiledStep({ xla, onTrace: (m) => traced.push(m) });
+  const rngs = [new Rng(3), new Rng(3)];
+  let lossDiff = 0;
+  const ms = { eager: 0, compiled: 0 };
+  for (let s = 0; s < steps; s++) {
+    const t0 = process.hrtime.bigint();
+    const re = stage1Step(e.net, e.method, e.opt, e.vars, a, b, { epoch: 5, step: s, rng: rngs[0] }, 0.01);
+    const t1 = process.hrtime.bigint();
+    const rc = runner.step(c.net, c.method, c.opt, c.vars, a, b, { epoch: 5, step: s, rng: rngs[1] }, 0.01);
+    const t2 = process.hrtime.bigint();
+    if (!re.finite || !rc.finite) throw new Error(`step ${s}: a non-finite loss (eager ${re.loss}, compiled ${rc.loss})`);
+    lossDiff = Math.max(lossDiff, Math.abs(re.loss - rc.loss) / Math.max(Math.abs(re.loss), 1e-30));
+    // the first two compiled steps trace and build (momentum buffers, then the program): not timed
+    if (s >= 2) {
+      ms.eager += Number(t1 - t0) / 1e6 / (steps - 2);
+      ms.compiled += Number(t2 - t1) / 1e6 / (steps - 2);
+    }
+  }
+  const w = worstWeight(c.net, e.net);
+  runner.dispose();
+  process.stdout.write(JSON.stringify({ backend: describe(), model: o.model, side, batch: n, steps, xla, fellBack: runner.fellBack, traced, lossDiff, worstWeight: w.name, weightDiff: w.rel, eagerMs: ms.eager, compiledMs: ms.compiled }) + '\n');
+}
+
 if (task === 'info') process.stdout.write(JSON.stringify(backendInfo()) + '\n');
 else if (task === 'time') time();
 else if (task === 'compare' && out) compare(out);
+else if (task === 'engines') engines();
 else {
-  process.stderr.write('usage: worker.ts info|time|compare OUT [--device cpu|gpu] [--model M] [--side S] [--batch B] [--classes K] [--steps N]\n');
+  process.stderr.write('usage: worker.ts info|time|engines|compare OUT [--device cpu|gpu] [--model M] [--side S] [--batch B] [--classes K] [--steps N]\n');
   process.exit(2);
 }

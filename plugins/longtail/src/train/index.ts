@@ -8,3 +8,4 @@ export { CHECKPOINT_DIR, readCheckpoint, saveCheckpoint, restoreVariables, type 
 export { runTwoStage, datasetSpec, type TwoStageOptions } from './loop';
 export { readProtocol, PROTOCOLS_DIR, type Protocol } from './protocol';
 export { stage1Step, type StepOutcome } from './step';
+export { CompiledStep, type CompiledStepOptions } from './compiled/runner';

@@ -58,7 +58,7 @@ export const COMMON_PARAMS = {
     default: 'compiled',
     choices: ['eager', 'compiled'],
     description:
-      "how a stage-1 step runs: 'eager', one TensorFlow call per op from JavaScript (the reference); 'compiled', the step traced once per batch shape and run as one libtensorflow graph, checked against the eager step when traced (CPU, methods without per-step JavaScript values; otherwise eager, with one line saying why); protocols pin it",
+      "how a stage-1 step runs: 'eager', one TensorFlow call per op from JavaScript (the reference); 'compiled', the step traced once per batch shape and run as one libtensorflow graph, checked against the eager step when traced, and compiled by XLA on a GPU (every method of this project: CE, cRT's stage 1, mixup and ICCL, whose per-step draws are graph inputs; eager with one line saying why where it cannot run, e.g. recompute); protocols pin it",
   },
   precision: {
     type: 'categorical',

@@ -2,8 +2,10 @@
 /**
  * `npx nx run tf-backend:gpu-check`: what a GPU user runs to see that the GPU backend works here.
  * Loads it, prints the device, compute capability, TensorFlow and CUDA versions, times 20 ResNet-50
- * training steps at batch 64 and one ICCL step, checks the loss and gradients of a step on fixed inputs
- * against the CPU backend (GPU_VS_CPU tolerance), and ends with one line to paste into an issue.
+ * training steps at batch 64 and one ICCL step, runs 5 ICCL steps on the compiled engine with XLA
+ * against the eager engine on the device (COMPILED_VS_EAGER), checks the loss and gradients of a
+ * step on fixed inputs against the CPU backend (GPU_VS_CPU tolerance), and ends with one line to
+ * paste into an issue.
  * Each backend runs in its own worker process (the model code is in @iccl/iccl: --worker).
  * `--device cpu` runs the same pipeline on the CPU only (CPU against CPU), to check the check itself.
  */
@@ -14,6 +16,12 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareSteps, GPU_VS_CPU, readStepValues } from './compare';
 import { cudaDevicePresent, packageInstalled } from '../device';
+
+/**
+ * Compiled (XLA) against eager on one device after 5 steps, relative to each tensor's largest value:
+ * XLA fuses and reorders float32 sums (measured 3e-7 on the CPU's XLA), a wrong graph is off at order 1.
+ */
+const COMPILED_VS_EAGER = 1e-4;
 
 const REPO = path.resolve(__dirname, '../../../..');
 const DEFAULT_WORKER = path.join(REPO, 'plugins/iccl/src/gpu-check/worker.ts');
@@ -127,6 +135,13 @@ function main(): void {
   const t = worker(['time', '--model', o.model!, '--batch', o.batch!, '--steps', o.steps!, ...(o.side ? ['--side', o.side] : [])], device);
   say(`speed:       ${o.model} batch ${String(t.batch)} at ${String(t.side)}px: ${Number(t.ceMsPerStep).toFixed(1)} ms/step (${Number(t.imagesPerS).toFixed(0)} images/s, ${String(t.steps)} steps); one ICCL step ${Number(t.icclStepMs).toFixed(1)} ms`);
 
+  const g = worker(['engines', '--model', o.model!, '--side', o['compare-side']!], device, { NVIDIA_TF32_OVERRIDE: '0' });
+  const compiledOk = g.fellBack === null && Number(g.lossDiff) <= COMPILED_VS_EAGER && Number(g.weightDiff) <= COMPILED_VS_EAGER;
+  say(
+    `compiled:    ${String(g.steps)} ICCL steps with XLA against eager (${o.model}, ${o['compare-side']}px, batch ${String(g.batch)}): loss differs by ${Number(g.lossDiff).toExponential(2)}, worst weight ${String(g.worstWeight)} by ${Number(g.weightDiff).toExponential(2)} ` +
+      `(tolerance ${COMPILED_VS_EAGER}): ${compiledOk ? 'agree' : g.fellBack ? `fell back: ${String(g.fellBack)}` : 'disagree'}; ${Number(g.compiledMs).toFixed(1)} vs ${Number(g.eagerMs).toFixed(1)} ms/step`,
+  );
+
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iccl-gpu-check-'));
   try {
     const cmp = ['--model', o.model!, '--side', o['compare-side']!];
@@ -141,11 +156,12 @@ function main(): void {
     );
     say('paste into an issue:');
     say(
-      `gpu-check ${c.ok ? 'PASS' : 'FAIL'} | ${device === 'gpu' ? `${facts.name ?? '?'} cc ${facts.computeCapability ?? '?'} ${facts.memoryMiB ?? '?'}MiB driver ${facts.driver ?? '?'} CUDA ${facts.cudaDriverApi ?? '?'} cudart ${staged.cudaRuntime ?? '?'} cuDNN ${staged.cudnn ?? '?'} (${staged.support ?? '?'})` : 'cpu only'} | ` +
+      `gpu-check ${c.ok && compiledOk ? 'PASS' : 'FAIL'} | ${device === 'gpu' ? `${facts.name ?? '?'} cc ${facts.computeCapability ?? '?'} ${facts.memoryMiB ?? '?'}MiB driver ${facts.driver ?? '?'} CUDA ${facts.cudaDriverApi ?? '?'} cudart ${staged.cudaRuntime ?? '?'} cuDNN ${staged.cudnn ?? '?'} (${staged.support ?? '?'})` : 'cpu only'} | ` +
         `TF ${String(info.tensorflowVersion)} tfjs ${String(info.tfjsVersion)} | ${o.model} b${String(t.batch)} ${Number(t.ceMsPerStep).toFixed(1)} ms/step | ICCL step ${Number(t.icclStepMs).toFixed(1)} ms | ` +
+        `XLA vs eager ${Number(g.weightDiff).toExponential(1)} (tol ${COMPILED_VS_EAGER}) | ` +
         `grad rel diff ${c.worst?.relDiff.toExponential(1) ?? '-'} (tol ${GPU_VS_CPU.gradRel}) | ${os.cpus().length} cores, node ${process.versions.node}`,
     );
-    if (!c.ok) process.exitCode = 1;
+    if (!c.ok || !compiledOk) process.exitCode = 1;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -68,9 +68,9 @@ export function toBf16(nodes: NodeSpec[]): { nodes: NodeSpec[]; rewritten: numbe
   return { nodes: out, rewritten };
 }
 
-/** The program of `fp32` (built from `graph`) with its heavy ops in bfloat16: same feeds, same outputs. */
+/** The program of `fp32` (built from `graph`) with its heavy ops in bfloat16: same feeds, same outputs, same XLA use. */
 export function bf16Program(graph: GraphBuilder, fp32: Program): Program {
-  return new Program({ nodes: toBf16(graph.nodes).nodes, feeds: graph.feeds }, fp32.feedKeys, fp32.outputs);
+  return new Program({ nodes: toBf16(graph.nodes).nodes, feeds: graph.feeds }, fp32.feedKeys, fp32.outputs, fp32.xla);
 }
 
 /** Why this CPU cannot run bfloat16 arithmetic natively (no avx512_bf16 nor amx_bf16 flag), or null. */

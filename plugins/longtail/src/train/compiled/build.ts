@@ -106,8 +106,8 @@ export function abandonTrace(t: { pass: Pass; value: Scalar; kept: Record<string
 /** TF_DataType of the tfjs dtypes an `after` tensor may have. */
 const DTYPES: Record<string, number> = { float32: 1, int32: 3, bool: 10 };
 
-/** Placeholders the optimizer needs, the SGD arithmetic and the fetches; the program loaded. */
-export function buildProgram(c: Ctx, t: Traced, trained: NamedVariable[], inputIds: Map<number, string>, feeds: Map<string, Tensor>): Program {
+/** Placeholders the optimizer needs, the SGD arithmetic and the fetches; the program loaded (compiled by XLA with `xla`). */
+export function buildProgram(c: Ctx, t: Traced, trained: NamedVariable[], inputIds: Map<number, string>, feeds: Map<string, Tensor>, xla = false): Program {
   const g = t.builder;
   let synthetic = -1;
   const refOf = (key: string): string => {
@@ -136,6 +136,6 @@ export function buildProgram(c: Ctx, t: Traced, trained: NamedVariable[], inputI
     if (next.buf) outputs.push({ role: { kind: 'slot', key: v.name }, fetch: g.fetch(next.buf) });
   }
   for (const [name, id] of t.ids.updates) outputs.push({ role: { kind: 'var', key: name }, fetch: g.fetch(g.ref(id)) });
-  return new Program(g, g.feeds.map((f) => inputIds.get(f.tracedId)!), outputs);
+  return new Program(g, g.feeds.map((f) => inputIds.get(f.tracedId)!), outputs, xla);
 }
 

@@ -25,7 +25,6 @@ const eager: StepEngine = { name: 'eager', step: stage1Step, dispose: () => {} }
 export function compiledUnavailable(method: Stage1Method, o: { recompute?: boolean }): string | null {
   const backend = tfx().getBackend();
   if (backend !== 'tensorflow') return `the ${backend} backend has no libtensorflow sessions`;
-  if ((tfx().backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice) return 'the GPU yet (built and checked on the CPU only)';
   // The graph optimiser merges a recomputed forward pass with the original (common subexpressions):
   // the memory recompute saves would be lost without a word.
   if (o.recompute) return 'recompute (its savings would be undone by the graph optimiser)';
@@ -55,6 +54,9 @@ export function checkPrecision(
   return 'bf16';
 }
 
+/** Whether the backend runs on a GPU: there the compiled step is compiled by XLA as well. */
+const onGpu = (): boolean => (tfx().backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+
 const engines = new WeakMap<Stage1Method, StepEngine>();
 
 /**
@@ -70,7 +72,7 @@ export function stepEngineFor(method: Stage1Method, o: { engine: string; recompu
   if (o.engine === 'compiled') {
     const why = compiledUnavailable(method, o);
     if (why) o.log?.(`engine compiled: unavailable for ${why}; running the eager step`);
-    else e = compiledEngine(precision, (m) => o.log?.(`engine compiled: ${m}`));
+    else e = compiledEngine(precision, onGpu(), (m) => o.log?.(`engine compiled: ${m}`));
   } else if (o.engine !== 'eager') {
     throw new Error(`engine: got "${o.engine}", expected one of ${ENGINES.join(', ')}`);
   }
@@ -83,7 +85,7 @@ export function releaseStepEngine(method: Stage1Method): void {
   engines.delete(method);
 }
 
-function compiledEngine(precision: Precision, onFallback: (message: string) => void): StepEngine {
-  const c = new CompiledStep({ precision, onFallback, onTrace: onFallback });
+function compiledEngine(precision: Precision, xla: boolean, onFallback: (message: string) => void): StepEngine {
+  const c = new CompiledStep({ precision, xla, onFallback, onTrace: onFallback });
   return { name: 'compiled', step: (...args) => c.step(...args), dispose: () => c.dispose() };
 }

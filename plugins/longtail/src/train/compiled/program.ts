@@ -5,6 +5,7 @@ import type { Tensor } from '../../models/tf';
 import { GraphBuilder } from './graph';
 import { graphDef, savedModel } from './proto';
 import { nodeBackend, tensorId } from './trace';
+import { markForXla } from './xla';
 
 /** What one fetched output of a program is, for the caller to route it. */
 export type OutputRole = { kind: 'loss' } | { kind: 'term'; key: string } | { kind: 'var' | 'slot' | 'grad' | 'after'; key: string };
@@ -20,7 +21,8 @@ let serial = 0;
 /**
  * One compiled graph, loaded as a session of libtensorflow (the binding's SavedModel entry points:
  * TF_LoadSessionFromSavedModel and TF_SessionRun, which take and return the eager tensors' buffers
- * without copies on the CPU). Grappler optimises the graph once, when the session first runs it.
+ * without copies on the CPU). Grappler optimises the graph once, when the session first runs it;
+ * with `xla`, the session also compiles the whole graph with XLA then (markForXla).
  */
 export class Program {
   private readonly id: number;
@@ -32,10 +34,13 @@ export class Program {
     /** the key of each feed, in the graph's feed order */
     readonly feedKeys: string[],
     readonly outputs: { role: OutputRole; fetch: string }[],
+    /** every op marked for one XLA cluster (the GPU's compiled step) */
+    readonly xla = false,
   ) {
+    const nodes = xla ? markForXla(graph.nodes) : graph.nodes;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `iccl-compiled-${process.pid}-${serial++}-`));
     try {
-      fs.writeFileSync(path.join(dir, 'saved_model.pb'), savedModel(graphDef(graph.nodes), 'serve'));
+      fs.writeFileSync(path.join(dir, 'saved_model.pb'), savedModel(graphDef(nodes), 'serve'));
       this.id = binding().loadSavedModel(dir, 'serve');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -23,6 +23,8 @@ export interface CompiledStepOptions {
   precision?: Precision;
   /** largest accepted relative difference of the bf16 program's loss from the eager float32 step's */
   bf16Tolerance?: number;
+  /** compile each program with XLA (xla.ts): the GPU's default; runs on the CPU too, for the tests */
+  xla?: boolean;
 }
 
 /** float32: one step's reordered sums differ by a few units in the 6th-7th digit; 1e-4 leaves room for fused kernels. */
@@ -160,7 +162,7 @@ export class CompiledStep {
     const eagerAfter = new Map(Object.entries(t.after));
     const cands: Candidate[] = [];
     try {
-      const fp32 = buildProgram(c, t, trained, inputIds, feeds);
+      const fp32 = buildProgram(c, t, trained, inputIds, feeds, this.o.xla);
       cands.push({ precision: 'fp32', program: fp32, outs: [], grads: null, after: null });
       // bf16 is built from the float32 graph of the same trace, after it (see BF16_CHECK_TOLERANCE).
       if (this.o.precision === 'bf16' && !this.bf16Off) cands.push({ precision: 'bf16', program: bf16Program(t.builder, fp32), outs: [], grads: null, after: null });
@@ -182,7 +184,7 @@ export class CompiledStep {
     this.sig = sig;
     for (const k of cands) if (k.program !== this.program) k.program.dispose();
     tfx().dispose(cands.flatMap((k) => k.outs.map((o) => o.tensor)));
-    if (this.program) this.o.onTrace?.(`traced the step for batch ${c.a.x.shape.join('x')} (${t.ops} ops); ${this.checkLine()}`);
+    if (this.program) this.o.onTrace?.(`traced the step for batch ${c.a.x.shape.join('x')} (${t.ops} ops${this.o.xla ? ', compiled by XLA' : ''}); ${this.checkLine()}`);
     return outcome;
   }
 
