@@ -12,6 +12,7 @@ const side = (): Side => {
 };
 const batches = [1, 2, 3].map((s) => batch(6, 16, s));
 const [e, c] = [side(), side()];
+const start = snapshotOf(e);
 const traced: string[] = [];
 const runner = new CompiledStep({ xla: process.argv[2] === 'xla', onTrace: (m) => traced.push(m) });
 const r = runBoth(e, c, runner, 8, (s) => ({ a: batches[s % 3], b: null, epoch: 0, lr: 0.05 }));
@@ -23,6 +24,6 @@ process.stdout.write(
     traced,
     loss: Math.max(...r.losses.map(([x, y]) => Math.abs(x - y) / Math.abs(x))),
     weights: Math.max(...[...we].map(([k, v]) => relDiff(wc.get(k)!, v))),
-    moved: relDiff(we.get(e.vars[0].name)!, snapshotOf(side()).get(e.vars[0].name)!),
+    moved: relDiff(we.get(e.vars[0].name)!, start.get(e.vars[0].name)!),
   }) + '\n',
 );

@@ -4,14 +4,14 @@
  *   worker.ts time    --device gpu [--steps 20] [--batch 64] [--model resnet50] [--side 224]
  *   worker.ts compare OUT --device cpu|gpu [--model resnet50] [--side 64] [--batch 4] [--classes 10]
  *   worker.ts engines --device cpu|gpu [--model resnet50] [--side 64] [--batch 4] [--steps 5]
- * `engines` runs the ICCL step eagerly and compiled with XLA from the same weights and
- * batches and prints their largest differences and their times. `compare` writes the ICCL stage-1 loss and every gradient of one step on fixed inputs (no update),
- * for @iccl/tf-backend's compareSteps. It lives here because it needs the network and the method.
+ * `engines` runs the ICCL step eagerly and compiled with XLA from the same weights and batches and
+ * prints their largest differences and their times. `compare` writes the ICCL stage-1 loss and
+ * every gradient of one step on fixed inputs (no update), for @iccl/tf-backend's compareSteps. It lives here because it needs the network and the method.
  */
 import { parseArgs } from 'node:util';
 import { backendInfo, loadTf, writeStepValues, type StepValues } from '@iccl/tf-backend';
 import { validateParams } from '@iccl/trainer-api';
-import { CompiledStep, InitSeeds, Rng, SgdMomentum, buildNetwork, crossEntropyTrainStep, discardUpdates, stage1Step, trainingPass, type DeviceBatch, type Network } from '@iccl/longtail';
+import { CompiledStep, InitSeeds, worstDifference, Rng, SgdMomentum, buildNetwork, crossEntropyTrainStep, discardUpdates, stage1Step, trainingPass, type DeviceBatch, type Network } from '@iccl/longtail';
 import { IcclMethod } from '../method';
 import { ICCL_PARAMS, icclOnly } from '../params';
 
@@ -93,25 +93,6 @@ function time(): void {
   process.stdout.write(JSON.stringify({ backend: describe(), model: o.model, side, batch: n, steps, ceMsPerStep: ceMs, imagesPerS: (n * 1000) / ceMs, icclStepMs: icclMs }) + '\n');
 }
 
-/** Largest |a - b| of a tensor over its largest |b|, the worst over the variables. */
-function worstWeight(a: Network, b: Network): { name: string; rel: number } {
-  let worst = { name: '-', rel: 0 };
-  const bs = new Map(b.store.list().map((v) => [v.name, v.variable.dataSync()]));
-  for (const v of a.store.list()) {
-    const x = v.variable.dataSync();
-    const y = bs.get(v.name)!;
-    let scale = 0;
-    let diff = 0;
-    for (let i = 0; i < x.length; i++) {
-      scale = Math.max(scale, Math.abs(y[i]));
-      diff = Math.max(diff, Math.abs(x[i] - y[i]));
-    }
-    const rel = diff / Math.max(scale, 1e-30);
-    if (!(rel <= worst.rel)) worst = { name: v.name, rel };
-  }
-  return worst;
-}
-
 function engines(): void {
   const side = Number(o.side ?? 64);
   const n = Number(o.batch ?? 4);
@@ -125,10 +106,9 @@ function engines(): void {
   const [e, c] = [make(), make()];
   const a = fixedBatch(n, side, classes, 1);
   const b = fixedBatch(n, side, classes, 2);
-  // XLA on both devices: the CPU run (--device cpu) checks the same pipeline the GPU runs
-  const xla = true;
   const traced: string[] = [];
-  const runner = new CompiledStep({ xla, onTrace: (m) => traced.push(m) });
+  // XLA on both devices: the CPU run (--device cpu) checks the same pipeline the GPU runs
+  const runner = new CompiledStep({ xla: true, onTrace: (m) => traced.push(m) });
   const rngs = [new Rng(3), new Rng(3)];
   let lossDiff = 0;
   const ms = { eager: 0, compiled: 0 };
@@ -146,9 +126,10 @@ function engines(): void {
       ms.compiled += Number(t2 - t1) / 1e6 / (steps - 2);
     }
   }
-  const w = worstWeight(c.net, e.net);
+  const weights = (s: typeof e) => new Map(s.net.store.list().map((v) => [v.name, v.variable]));
+  const w = worstDifference(weights(c), weights(e));
   runner.dispose();
-  process.stdout.write(JSON.stringify({ backend: describe(), model: o.model, side, batch: n, steps, xla, fellBack: runner.fellBack, traced, lossDiff, worstWeight: w.name, weightDiff: w.rel, eagerMs: ms.eager, compiledMs: ms.compiled }) + '\n');
+  process.stdout.write(JSON.stringify({ backend: describe(), model: o.model, side, batch: n, steps, fellBack: runner.fellBack, traced, lossDiff, worstWeight: w.key, weightDiff: w.relative, eagerMs: ms.eager, compiledMs: ms.compiled }) + '\n');
 }
 
 if (task === 'info') process.stdout.write(JSON.stringify(backendInfo()) + '\n');

@@ -9,3 +9,4 @@ export { runTwoStage, datasetSpec, type TwoStageOptions } from './loop';
 export { readProtocol, PROTOCOLS_DIR, type Protocol } from './protocol';
 export { stage1Step, type StepOutcome } from './step';
 export { CompiledStep, type CompiledStepOptions } from './compiled/runner';
+export { worstDifference, type Mismatch } from './compiled/compare';
