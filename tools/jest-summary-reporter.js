@@ -3,6 +3,10 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+function stripAnsi(text) {
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
 class SummaryReporter {
   constructor(globalConfig) {
     this.globalConfig = globalConfig;
@@ -12,6 +16,17 @@ class SummaryReporter {
     fs.mkdirSync(dir, { recursive: true });
     const name = path.basename(path.dirname(this.globalConfig.rootDir)) + '-' + path.basename(this.globalConfig.rootDir);
     const failedSuites = results.testResults.filter((r) => r.testExecError).map((r) => r.testFilePath);
+    // Each failed test with the first lines of its message, so that the closing summary names what failed
+    // even when only the end of a long CI log is kept.
+    const failedTests = results.testResults.flatMap((file) =>
+      file.testResults
+        .filter((t) => t.status === 'failed')
+        .map((t) => ({
+          file: path.relative(path.join(__dirname, '..'), file.testFilePath),
+          name: t.fullName,
+          message: stripAnsi(t.failureMessages.join('\n')).split('\n').filter((l) => l.trim()).slice(0, 4).join('\n'),
+        })),
+    );
     fs.writeFileSync(
       path.join(dir, `${name}.json`),
       JSON.stringify({
@@ -20,6 +35,7 @@ class SummaryReporter {
         failed: results.numFailedTests,
         skipped: results.numPendingTests + results.numTodoTests,
         failedSuites,
+        failedTests,
         success: results.success,
       }) + '\n',
     );

@@ -14,6 +14,7 @@ for (const f of files) {
   skipped += r.skipped;
   broken += r.failedSuites.length;
   if (r.failedSuites.length) console.log(`suites that did not run in ${f}: ${r.failedSuites.join(', ')}`);
+  for (const t of r.failedTests ?? []) console.log(`FAILED ${t.file} › ${t.name}\n${t.message.replace(/^/gm, '    ')}`);
 }
 // A suite that crashed before its tests ran counts as a failure.
 failed += broken;
