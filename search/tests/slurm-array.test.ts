@@ -149,7 +149,9 @@ describe('iccl-search slurm: a study as a job array on a real Slurm', () => {
     const cut = trials.filter((t) => t.state === TrialState.FAIL);
     expect(cut).toHaveLength(1);
     expect(cut[0]!.systemAttrs[ATTR.slurmTask]).toBe(`${short}_0`);
-    expect(cut[0]!.intermediateValues.size).toBeGreaterThanOrEqual(1);
+    // No count of its reports: Slurm enforces the limit on its own clock (checked about every 30 s), and a
+    // trial's first report comes a second or two after its start (process start, one 1 s epoch), so a run
+    // can cut a trial that has not reported yet; that is still a trial cut mid-run, and retried.
     expect(trials.find((t) => t.systemAttrs[ATTR.retriedFrom] === cut[0]!.number)!.systemAttrs[ATTR.slurmTask]).toBe(`${long}_0`);
   }, 360_000);
 });
