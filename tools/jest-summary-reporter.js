@@ -2,10 +2,7 @@
 // the whole workspace (tools/test-summary.mjs) after Nx has run every project's tests.
 const fs = require('node:fs');
 const path = require('node:path');
-
-function stripAnsi(text) {
-  return text.replace(/\u001b\[[0-9;]*m/g, '');
-}
+const { stripVTControlCharacters } = require('node:util');
 
 class SummaryReporter {
   constructor(globalConfig) {
@@ -24,7 +21,7 @@ class SummaryReporter {
         .map((t) => ({
           file: path.relative(path.join(__dirname, '..'), file.testFilePath),
           name: t.fullName,
-          message: stripAnsi(t.failureMessages.join('\n')).split('\n').filter((l) => l.trim()).slice(0, 4).join('\n'),
+          message: stripVTControlCharacters(t.failureMessages.join('\n')).split('\n').filter((l) => l.trim()).slice(0, 4).join('\n'),
         })),
     );
     fs.writeFileSync(
